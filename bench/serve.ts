@@ -1,0 +1,203 @@
+/**
+ * `npm run bench:serve`: single-row predictions of the churn app against a bare Fastify
+ * handler returning a constant, in the same run, from a load generator on loopback. Each
+ * server runs in its own process; rounds alternate between them and the medians are printed
+ * with their ratio, because the machine is shared and noisy.
+ *
+ * Options (env): BENCH_SECONDS (per round, default 8), BENCH_ROUNDS (default 3),
+ * BENCH_CONNECTIONS (default 32).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import autocannon from "autocannon";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+const ROW = {
+  female: 1,
+  senior_citizen: 0,
+  partner: 1,
+  dependents: 0,
+  tenure: 1,
+  phone_service: 0,
+  multiple_lines: "No phone service",
+  internet_service: "DSL",
+  online_security: "No",
+  online_backup: "Yes",
+  device_protection: "No",
+  tech_support: "No",
+  streaming_tv: "No",
+  streaming_movies: "No",
+  contract: "Month-to-month",
+  paperless_billing: 1,
+  payment_method: "Electronic check",
+  monthly_charges: 29.85,
+  total_charges: 29.85,
+};
+
+function startProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let buffer = "";
+    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start`)), 60_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = ready.exec(buffer);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
+  });
+}
+
+interface Round {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, headers: Record<string, string>): Promise<Round> {
+  const result = await autocannon({
+    url,
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(ROW),
+    connections: CONNECTIONS,
+    duration: SECONDS,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main() {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "ballast-bench-"));
+  const children: ChildProcess[] = [];
+  try {
+    const ballast = await startProcess(
+      ["src/cli/main.ts", "serve", "--port", "0", "--no-demo"],
+      {
+        BALLAST_DATA_DIR: dataDir,
+        BALLAST_LOG_LEVEL: "warn",
+      },
+      /Ballast is running at (\S+)/,
+    );
+    children.push(ballast.child);
+    const base = ballast.match[1] as string;
+    const key = readFileSync(path.join(dataDir, "admin.key"), "utf8").trim();
+    const auth = { authorization: `Bearer ${key}` };
+    const post = async (route: string, body: unknown, raw = false) => {
+      const r = await fetch(new URL(route, base), {
+        method: "POST",
+        headers: raw ? auth : { ...auth, "content-type": "application/json" },
+        body: raw ? (body as Buffer) : JSON.stringify(body),
+      });
+      const json = (await r.json()) as Record<string, unknown>;
+      if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
+      return json;
+    };
+    await post(
+      "/v1/datasets?name=churn&filename=wa_churn.csv",
+      readFileSync("examples/data/wa_churn.csv"),
+      true,
+    );
+    const { job } = (await post("/v1/train", {
+      dataset: "churn",
+      target: "churn",
+      timeBudgetSeconds: 20,
+    })) as { job: { id: string } };
+    for (;;) {
+      const r = (await (
+        await fetch(new URL(`/v1/jobs/${job.id}`, base), { headers: auth })
+      ).json()) as { job: { status: string; error?: unknown } };
+      if (r.job.status === "succeeded") break;
+      if (r.job.status === "failed")
+        throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    await post("/v1/apps", { model: "churn" });
+    const model = (await (
+      await fetch(new URL("/v1/models/churn", base), { headers: auth })
+    ).json()) as { model: { learner: string } };
+
+    const bare = await startProcess(["bench/bare-fastify.ts"], {}, /LISTENING (\S+)/);
+    children.push(bare.child);
+    const bareUrl = `${bare.match[1]}/predict`;
+    const churnUrl = `${base}/v1/apps/churn/predict`;
+
+    // Warm both up, then alternate rounds.
+    await autocannon({
+      url: churnUrl,
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(ROW),
+      duration: 2,
+      connections: CONNECTIONS,
+    });
+    await autocannon({
+      url: bareUrl,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(ROW),
+      duration: 2,
+      connections: CONNECTIONS,
+    });
+    const rows: Record<string, Round[]> = {
+      "bare Fastify (constant)": [],
+      "Ballast churn predict": [],
+    };
+    for (let i = 0; i < ROUNDS; i++) {
+      rows["bare Fastify (constant)"]?.push(await load(bareUrl, {}));
+      rows["Ballast churn predict"]?.push(await load(churnUrl, auth));
+    }
+    const summary = Object.entries(rows).map(([name, rounds]) => ({
+      name,
+      rps: median(rounds.map((r) => r.rps)),
+      p50: median(rounds.map((r) => r.p50)),
+      p99: median(rounds.map((r) => r.p99)),
+      bad: rounds.reduce((s, r) => s + r.errors + r.non2xx, 0),
+    }));
+    const bareRps = summary[0]?.rps ?? 1;
+    process.stdout.write(
+      `\nbench:serve — ${ROUNDS} rounds x ${SECONDS}s, ${CONNECTIONS} connections, single-row churn requests (model: ${model.model.learner}), medians\n\n`,
+    );
+    process.stdout.write(
+      `${"route".padEnd(28)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"errors".padStart(8)}\n`,
+    );
+    for (const s of summary) {
+      process.stdout.write(
+        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${String(s.bad).padStart(8)}\n`,
+      );
+    }
+  } finally {
+    for (const child of children) child.kill("SIGTERM");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

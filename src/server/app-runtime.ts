@@ -1,0 +1,105 @@
+/**
+ * Published apps as the data plane sees them: spec, input validator and predictor, loaded
+ * once per app version and kept in memory. Each replica re-checks which version is deployed
+ * at most every `refreshMs`, so a deploy made through another replica takes effect quickly
+ * without a database round trip per request.
+ */
+import type { ValidateFunction } from "ajv";
+import { Predictor } from "../models/predictor.ts";
+import type { AppSpec } from "../spec/app-spec.ts";
+import { recordSchema } from "../spec/contract.ts";
+import { compileRecordValidator } from "./validation.ts";
+
+export interface PublishedApp {
+  readonly workspaceId: string;
+  readonly name: string;
+  readonly appVersionId: string;
+  readonly version: number;
+  readonly spec: AppSpec;
+  readonly model: { readonly name: string; readonly version: number; readonly id: string };
+  readonly predictor: Predictor;
+  readonly validateRecord: ValidateFunction;
+  /** Whether "rows" is one of the model's inputs (then a body with "rows" is a single record). */
+  readonly rowsIsInput: boolean;
+}
+
+/** Where the current deployment of an app comes from (the registry, wired in createBallast). */
+export interface DeploymentSource {
+  /** The deployed app version id, or undefined if the app does not exist or is not deployed. */
+  currentVersionId(workspaceId: string, app: string): Promise<string | undefined>;
+  load(appVersionId: string): Promise<{
+    name: string;
+    version: number;
+    spec: AppSpec;
+    model: { name: string; version: number; id: string };
+    artifact: Uint8Array;
+  }>;
+}
+
+interface Entry {
+  app: PublishedApp | undefined;
+  checkedAt: number;
+  refreshing?: Promise<PublishedApp | undefined>;
+}
+
+export class AppRuntime {
+  private readonly entries = new Map<string, Entry>();
+  /** Predictors by app version id: a redeploy of the same version reuses the loaded model. */
+  private readonly loaded = new Map<string, Promise<PublishedApp>>();
+
+  constructor(
+    private readonly source: DeploymentSource,
+    private readonly refreshMs = 1000,
+  ) {}
+
+  /** The app as currently deployed, or undefined if there is none. */
+  async get(workspaceId: string, name: string): Promise<PublishedApp | undefined> {
+    const key = `${workspaceId}/${name}`;
+    const entry = this.entries.get(key);
+    const now = Date.now();
+    if (entry && now - entry.checkedAt < this.refreshMs) return entry.app;
+    if (entry?.refreshing) return entry.app ?? entry.refreshing;
+    const refreshing = this.resolve(workspaceId, name);
+    const next: Entry = { app: entry?.app, checkedAt: entry?.checkedAt ?? 0, refreshing };
+    this.entries.set(key, next);
+    try {
+      const app = await refreshing;
+      this.entries.set(key, { app, checkedAt: Date.now() });
+      return app;
+    } catch (error) {
+      this.entries.delete(key);
+      throw error;
+    }
+  }
+
+  /** Forget an app so the next request loads its new deployment (called after a deploy here). */
+  invalidate(workspaceId: string, name: string): void {
+    this.entries.delete(`${workspaceId}/${name}`);
+  }
+
+  private async resolve(workspaceId: string, name: string): Promise<PublishedApp | undefined> {
+    const versionId = await this.source.currentVersionId(workspaceId, name);
+    if (!versionId) return undefined;
+    let loading = this.loaded.get(versionId);
+    if (!loading) {
+      loading = this.source.load(versionId).then((v) => {
+        const predictor = Predictor.fromBytes(v.artifact);
+        const recipe = predictor.artifact.header.recipe;
+        return {
+          workspaceId,
+          name: v.name,
+          appVersionId: versionId,
+          version: v.version,
+          spec: v.spec,
+          model: v.model,
+          predictor,
+          validateRecord: compileRecordValidator(recordSchema(recipe, v.spec)),
+          rowsIsInput: recipe.inputs.some((i) => i.column === "rows"),
+        };
+      });
+      this.loaded.set(versionId, loading);
+      loading.catch(() => this.loaded.delete(versionId));
+    }
+    return loading;
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * createBallast(config): the one place where the registry (SQLite or PostgreSQL), the blob
+ * store, the training runner and the HTTP server are wired together, as Kysely wires a
+ * dialect. Everything else receives what it needs from here.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { sql } from "kysely";
+import { ConflictError, NotFoundError, ValidationError } from "../registry/errors.ts";
+import { openRegistry } from "../registry/registry.ts";
+import { LocalBlobStore } from "../store/local-blob-store.ts";
+import type { BallastConfig } from "./config.ts";
+import { ServerContext } from "./context.ts";
+import { loadDemo } from "./demo.ts";
+import { ApiError, type ErrorDetail, errorBody } from "./errors.ts";
+import { withPublishedApps } from "./openapi.ts";
+import { appRoutes } from "./routes/apps.ts";
+import { datasetRoutes } from "./routes/datasets.ts";
+import { homeRoutes } from "./routes/home.ts";
+import { keyRoutes } from "./routes/keys.ts";
+import { modelRoutes } from "./routes/models.ts";
+import { predictRoutes } from "./routes/predict.ts";
+import { trainingRoutes } from "./routes/training.ts";
+
+const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const VERSION = (
+  JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
+).version;
+
+export interface Bootstrap {
+  /** The admin key, only on the very first start (it is printed once and saved to the data dir). */
+  readonly adminKey?: string;
+  readonly workspaceId: string;
+}
+
+export interface Ballast {
+  readonly config: BallastConfig;
+  readonly context: ServerContext;
+  readonly server: FastifyInstance;
+  readonly bootstrap: Bootstrap;
+  readonly training: ServerContext["training"];
+  /** Start listening; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Resolves when the demo app is published (or immediately if there is no demo to load). */
+  demoReady(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function createBallast(config: BallastConfig): Promise<Ballast> {
+  await mkdir(config.dataDir, { recursive: true });
+  const registry = await openRegistry(
+    config.databaseUrl
+      ? { url: config.databaseUrl }
+      : { sqlitePath: path.join(config.dataDir, "registry.db") },
+  );
+  const blobs = new LocalBlobStore(path.join(config.dataDir, "blobs"));
+  const ctx = new ServerContext(config, registry, blobs);
+  const bootstrap = await firstStart(ctx);
+
+  const server = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    genReqId: (request) => {
+      const incoming = request.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        allErrors: true,
+        useDefaults: true,
+      },
+    },
+  });
+  server.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  server.setErrorHandler((error, request, reply) => {
+    const { status, body, headers } = toErrorResponse(error as FastifyError);
+    if (status >= 500) request.log.error({ err: error }, "unhandled error");
+    void reply.code(status).headers(headers).send(body);
+  });
+  server.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .send(errorBody("not_found", `No route ${request.method} ${request.url.split("?")[0]}`));
+  });
+
+  await server.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Ballast API",
+        version: VERSION,
+        description:
+          "Control plane (datasets, training, models, apps, keys) and data plane (predict) of Ballast. Authenticate with `Authorization: Bearer <API key>`.",
+      },
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  const openapi = async () => {
+    const published = await publishedContracts(ctx);
+    return withPublishedApps(server.swagger() as Record<string, unknown>, published);
+  };
+  server.get("/openapi.json", { schema: { hide: true } }, async () => openapi());
+  await server.register(swaggerUi, {
+    routePrefix: "/docs",
+    transformSpecification: (_spec, _request, _reply) => latestDoc,
+    transformSpecificationClone: false,
+  });
+  // swagger-ui's transform is synchronous: keep the document with apps fresh before /docs reads it.
+  let latestDoc: Record<string, unknown> = {};
+  server.addHook("onRequest", async (request) => {
+    if (request.url.startsWith("/docs")) latestDoc = await openapi();
+  });
+
+  server.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  server.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await sql`select 1`.execute(registry.db);
+      return { status: "ready", registry: registry.dialect };
+    } catch (error) {
+      return reply
+        .code(503)
+        .header("retry-after", "5")
+        .send(errorBody("not_ready", `Registry unreachable: ${(error as Error).message}`));
+    }
+  });
+
+  await server.register(
+    homeRoutes({
+      version: VERSION,
+      registry:
+        registry.dialect === "postgres"
+          ? "PostgreSQL"
+          : `SQLite (${path.join(config.dataDir, "registry.db")})`,
+      dataDir: config.dataDir,
+      apps: async () =>
+        (await ctx.listApps(bootstrap.workspaceId)).map((a) => ({
+          name: a.name,
+          version: a.version,
+          model: `${a.model.name}@${a.model.version}`,
+        })),
+    }),
+  );
+  await server.register(datasetRoutes(ctx));
+  await server.register(trainingRoutes(ctx));
+  await server.register(modelRoutes(ctx));
+  await server.register(appRoutes(ctx));
+  await server.register(keyRoutes(ctx));
+  await server.register(predictRoutes({ apps: ctx.apps, authenticate: ctx.authenticate }));
+
+  let demo: Promise<void> = Promise.resolve();
+  return {
+    config,
+    context: ctx,
+    server,
+    bootstrap,
+    training: ctx.training,
+    async listen() {
+      const address = await server.listen({ host: config.host, port: config.port });
+      if (config.demo) {
+        demo = loadDemo(
+          ctx,
+          bootstrap.workspaceId,
+          path.join(PACKAGE_ROOT, "examples/data/wa_churn.csv"),
+        ).catch((error: unknown) => {
+          server.log.error({ err: error }, "the churn demo could not be loaded");
+        });
+      }
+      return address.replace("[::1]", "127.0.0.1");
+    },
+    demoReady: () => demo,
+    async close() {
+      await ctx.close();
+      await server.close();
+      await registry.close();
+    },
+  };
+}
+
+/** On a data dir with no workspace yet: create it and an admin key, saved for the CLI. */
+async function firstStart(ctx: ServerContext): Promise<Bootstrap> {
+  const existing = await ctx.registry.workspaces.list();
+  const workspace = await ctx.registry.ensureDefaultWorkspace();
+  const keyFile = path.join(ctx.config.dataDir, "admin.key");
+  if (existing.length > 0 && existsSync(keyFile)) return { workspaceId: workspace.id };
+  if (existing.length > 0) return { workspaceId: workspace.id };
+  const { key } = await ctx.registry.apiKeys.createKey(workspace.id, {
+    name: "local admin",
+    role: "admin",
+  });
+  await writeFile(keyFile, `${key}\n`, { mode: 0o600 });
+  await chmod(keyFile, 0o600);
+  return { adminKey: key, workspaceId: workspace.id };
+}
+
+async function publishedContracts(ctx: ServerContext) {
+  const workspaces = await ctx.registry.workspaces.list();
+  const out = [];
+  for (const ws of workspaces) {
+    for (const app of await ctx.listApps(ws.id)) {
+      const published = await ctx.apps.get(ws.id, app.name);
+      if (published) {
+        out.push({
+          name: published.name,
+          version: published.version,
+          spec: published.spec,
+          recipe: published.predictor.artifact.header.recipe,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Map anything thrown in a route to the uniform error body; only bugs become 500. */
+export function toErrorResponse(error: FastifyError | Error): {
+  status: number;
+  body: ReturnType<typeof errorBody>;
+  headers: Record<string, string>;
+} {
+  if (error instanceof ApiError) {
+    return {
+      status: error.statusCode,
+      body: errorBody(error.code, error.message, error.details),
+      headers: { ...error.headers },
+    };
+  }
+  if (error instanceof NotFoundError) {
+    return { status: 404, body: errorBody("not_found", error.message), headers: {} };
+  }
+  if (error instanceof ConflictError) {
+    return { status: 409, body: errorBody("conflict", error.message), headers: {} };
+  }
+  if (error instanceof ValidationError) {
+    return {
+      status: 400,
+      body: errorBody("invalid_request", error.message, [
+        { path: error.field, message: error.message },
+      ]),
+      headers: {},
+    };
+  }
+  const fastifyError = error as FastifyError & {
+    validation?: {
+      instancePath?: string;
+      message?: string;
+      params?: Record<string, unknown>;
+      keyword?: string;
+    }[];
+    validationContext?: string;
+  };
+  if (fastifyError.validation) {
+    const details: ErrorDetail[] = fastifyError.validation.map((v) => {
+      const missing = v.keyword === "required" ? `/${String(v.params?.missingProperty ?? "")}` : "";
+      const extra =
+        v.keyword === "additionalProperties"
+          ? `/${String(v.params?.additionalProperty ?? "")}`
+          : "";
+      const message =
+        v.keyword === "additionalProperties"
+          ? "is not an accepted field"
+          : v.keyword === "required"
+            ? "is required"
+            : (v.message ?? "is invalid");
+      return {
+        path: `${fastifyError.validationContext ?? "body"}${v.instancePath ?? ""}${missing}${extra}`,
+        message,
+      };
+    });
+    const first = details[0];
+    return {
+      status: 400,
+      body: errorBody(
+        "invalid_request",
+        first ? `${first.path} ${first.message}` : "The request is invalid",
+        details,
+      ),
+      headers: {},
+    };
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const code =
+      fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE"
+        ? "body_too_large"
+        : fastifyError.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+          ? "unsupported_media_type"
+          : error instanceof SyntaxError ||
+              fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY" ||
+              fastifyError.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
+            ? "invalid_json"
+            : "bad_request";
+    return { status, body: errorBody(code, error.message), headers: {} };
+  }
+  return {
+    status: 500,
+    body: errorBody(
+      "internal",
+      "Something went wrong on the server; the request id identifies it in the logs",
+    ),
+    headers: {},
+  };
+}
