@@ -81,6 +81,17 @@ describe("the CLI tour", () => {
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout).prediction).toMatch(/^(Yes|No)$/);
 
+    const explained = await ballast(
+      "predict",
+      "churn",
+      "--explain",
+      "--file",
+      path.resolve("examples/churn-rows.ndjson"),
+    );
+    expect(explained.code, explained.stderr).toBe(0);
+    const first = JSON.parse(explained.stdout).predictions[0];
+    expect(Object.keys(first.explanation.contributions)).toContain("tenure");
+
     const many = await ballast(
       "predict",
       "churn",

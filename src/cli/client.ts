@@ -112,6 +112,25 @@ export class BallastClient {
     return this.read<T>(response);
   }
 
+  /** GET a binary resource (e.g. a model export); errors arrive as ClientError like the rest. */
+  async download(route: string): Promise<{ bytes: Uint8Array; fileName?: string }> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(route, this.options.url), { headers: this.headers() });
+    } catch (error) {
+      throw new ClientError(
+        0,
+        "unreachable",
+        `Cannot reach Ballast at ${this.options.url} (${(error as Error).message})`,
+      );
+    }
+    if (!response.ok) return this.read(response);
+    const disposition = response.headers.get("content-disposition") ?? "";
+    const fileName = /filename="([^"]+)"/.exec(disposition)?.[1];
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return fileName ? { bytes, fileName } : { bytes };
+  }
+
   /** Follow a server-sent event stream, calling `onEvent` per event until the stream ends. */
   async events(route: string, onEvent: (event: string, data: unknown) => void): Promise<void> {
     const response = await fetch(new URL(route, this.options.url), {

@@ -2,7 +2,7 @@
  * The `ballast` command: starts the server, and talks to a running one for everything else
  * (so the CLI in CI and a person at the Studio go through the same API and permissions).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import type {
@@ -238,7 +238,8 @@ program
   .description("call a published app")
   .option("--json <record>", 'one JSON record, or {"rows": [...]}')
   .option("--file <rows.ndjson>", "a file with one JSON record per line")
-  .action(async (app: string, opts: { json?: string; file?: string }) => {
+  .option("--explain", "add each prediction's feature contributions")
+  .action(async (app: string, opts: { json?: string; file?: string; explain?: boolean }) => {
     let body: unknown;
     if (opts.json !== undefined) {
       try {
@@ -278,7 +279,7 @@ program
     }
     const result = await client().request<PredictResponseDto>(
       "POST",
-      `/v1/apps/${encodeURIComponent(app)}/predict`,
+      `/v1/apps/${encodeURIComponent(app)}/predict${opts.explain ? "?explain=true" : ""}`,
       body,
     );
     out(JSON.stringify(result, null, 2));
@@ -315,9 +316,9 @@ program
     out(JSON.stringify(app, null, 2));
   });
 
-program
+const models = program
   .command("models")
-  .description("list model versions")
+  .description("list model versions; export and import ONNX models")
   .action(async () => {
     const { models } = await client().request<{ models: ModelVersionDto[] }>("GET", "/v1/models");
     if (models.length === 0)
@@ -335,6 +336,69 @@ program
         ["MODEL", "TASK", "TARGET", "LEARNER", "CV SCORE", "CREATED"],
       ),
     );
+  });
+
+models
+  .command("export <model>")
+  .description("download a model version (name, name@version or id) as a file")
+  .addOption(new Option("--format <format>", "file format").choices(["onnx"]).default("onnx"))
+  .option("--out <file>", "where to write it (default: NAME-VERSION.onnx)")
+  .action(async (model: string, opts: { format: string; out?: string }) => {
+    const { bytes, fileName } = await client().download(
+      `/v1/models/${encodeURIComponent(model)}/export?format=${encodeURIComponent(opts.format)}`,
+    );
+    const target = opts.out ?? fileName ?? `${model.replace(/[^A-Za-z0-9._-]+/g, "-")}.onnx`;
+    writeFileSync(target, bytes);
+    out(`Wrote ${target} (${formatNumber(bytes.length / 1024)} KB, ONNX)`);
+    out("Input: float32 [N, F], the encoded features; see the file's doc string and metadata");
+  });
+
+models
+  .command("import <file>")
+  .description("register an ONNX model with its input schema as a model version")
+  .option(
+    "--schema <schema.json>",
+    "the declared input schema (files exported by Ballast carry theirs)",
+  )
+  .option("--name <name>", "model name (default: the file name)")
+  .action(async (file: string, opts: { schema?: string; name?: string }) => {
+    if (!existsSync(file)) throw new ClientError(0, "file_not_found", `No such file: ${file}`);
+    let schema: unknown;
+    if (opts.schema !== undefined) {
+      if (!existsSync(opts.schema))
+        throw new ClientError(0, "file_not_found", `No such file: ${opts.schema}`);
+      try {
+        schema = JSON.parse(readFileSync(opts.schema, "utf8"));
+      } catch (error) {
+        throw new ClientError(
+          0,
+          "invalid_json",
+          `${opts.schema} is not valid JSON: ${(error as Error).message}`,
+        );
+      }
+    }
+    const name =
+      opts.name ??
+      (path
+        .basename(file)
+        .replace(/\.[^.]*$/, "")
+        .replace(/[^A-Za-z0-9._-]+/g, "-")
+        .replace(/^[^A-Za-z0-9]+/, "") ||
+        "imported");
+    const result = await client().request<{
+      model: ModelVersionDto;
+      onnx: { input: string; output: string; inputType: string; features: number };
+    }>("POST", "/v1/models/import", {
+      name,
+      model: readFileSync(file).toString("base64"),
+      ...(schema !== undefined ? { schema } : {}),
+    });
+    const { model, onnx } = result;
+    out(`Imported ${model.name}@${model.version} (${model.task}, learner ${model.learner})`);
+    out(
+      `Feeds ${onnx.input} (${onnx.inputType}, ${onnx.features} columns encoded); reads ${onnx.output}`,
+    );
+    out(`\nPublish it with: ballast deploy ${model.name}@${model.version}`);
   });
 
 const keys = program.command("keys").description("API keys");

@@ -58,6 +58,25 @@ describe("automl", () => {
     expect(pred.every((v) => v > 0)).toBe(true);
   });
 
+  it("tries the Poisson objective for a count target", async () => {
+    const n = 400;
+    const random = createRandom(4);
+    const a = uniform(n, 5);
+    // Counts with zeros: a Poisson draw (Knuth) with rate e^(2a).
+    const y = Float64Array.from(a, (v) => {
+      let k = 0;
+      let p = random.nextFloat();
+      while (p > Math.exp(-Math.exp(2 * v))) {
+        k++;
+        p *= random.nextFloat();
+      }
+      return k;
+    });
+    const X = matrixOf([{ name: "a", values: a }]);
+    const result = await automl(X, y, REGRESSION, { timeBudgetMs: 4000, seed: 1, folds: 3 });
+    expect(result.candidates.some((c) => c.params.objective === "poisson")).toBe(true);
+  });
+
   it("always finishes one candidate, even with a tiny budget", async () => {
     const { X, y, task } = xorData(300, 1);
     const result = await automl(X, y, task, { timeBudgetMs: 1, seed: 1, folds: 3 });

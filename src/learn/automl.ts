@@ -11,6 +11,7 @@ import { crossValidate, kFold, trainTestSplit, yieldToEventLoop } from "./cross-
 import { takeLabels, takeRows } from "./feature-matrix.ts";
 import { gbdt } from "./gbdt/gbdt.ts";
 import { GbdtModel } from "./gbdt/model.ts";
+import { isCountTarget } from "./gbdt/objective.ts";
 import type { GbdtParams } from "./gbdt/params.ts";
 import type { LinearParams } from "./linear/linear.ts";
 import { linear } from "./linear/linear.ts";
@@ -145,9 +146,15 @@ function planCandidates(task: Task, rows: number, y: Labels): Plan[] {
     subsample: 0.9,
     colsample: 0.9,
   };
+  // Count targets (non-negative integers) also get the Poisson loss, second in line.
+  const counts: Plan[] =
+    task.kind === "regression" && isCountTarget(y)
+      ? [gbdtPlan({ ...balanced, objective: "poisson" }, false)]
+      : [];
   if (task.kind === "regression" && isPositiveSkewed(y)) {
     return [
       gbdtPlan(balanced, true),
+      ...counts,
       linearPlan({ lambda: 1e-2 }, true),
       gbdtPlan(balanced, false),
       gbdtPlan(shallow, true),
@@ -160,6 +167,7 @@ function planCandidates(task: Task, rows: number, y: Labels): Plan[] {
   }
   return [
     gbdtPlan(balanced, false),
+    ...counts,
     linearPlan({ lambda: 1e-3 }, false),
     gbdtPlan(shallow, false),
     gbdtPlan(conservative, false),

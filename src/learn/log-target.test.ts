@@ -32,6 +32,32 @@ describe("logTarget", () => {
     }
   });
 
+  it("explains in log space: contributions sum to log(prediction), also after reloading", () => {
+    for (const learner of [linear, gbdt]) {
+      const model = logTarget(learner as typeof gbdt).fit(X, y, REGRESSION, { rounds: 20 });
+      const loaded = loadModel(model.serialize());
+      const out = new Float64Array(1);
+      const contributions = new Float64Array(2);
+      for (const v of [0.1, 1.3, 2.9, Number.NaN]) {
+        for (const m of [model, loaded]) {
+          m.predictRow(Float64Array.of(v), out);
+          expect(m.explainRow).toBeDefined();
+          m.explainRow?.(Float64Array.of(v), contributions);
+          const total = (contributions[0] as number) + (contributions[1] as number);
+          expect(total).toBeCloseTo(Math.log(out[0] as number), 9);
+        }
+      }
+    }
+  });
+
+  it("has no explanation when the inner model has none", () => {
+    const opaque = {
+      ...linear.fit(X, Float64Array.from(y, Math.log), REGRESSION, {}),
+      explainRow: undefined,
+    };
+    expect(new LogTargetModel(opaque).explainRow).toBeUndefined();
+  });
+
   it("rejects non-positive targets", () => {
     expect(() =>
       logTarget(linear).fit(

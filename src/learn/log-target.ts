@@ -83,9 +83,15 @@ export class LogTargetModel implements TrainedModel {
   readonly learner = LOG_TARGET;
   readonly task: Task;
   readonly outputSize = 1;
+  /**
+   * The inner model's explanation, when it has one: contributions in log space, summing to
+   * log(prediction).
+   */
+  readonly explainRow?: (row: Float64Array, out: Float64Array) => void;
 
   constructor(readonly inner: TrainedModel) {
     this.task = inner.task;
+    if (inner.explainRow) this.explainRow = inner.explainRow.bind(inner);
   }
 
   predictRow(row: Float64Array, out: Float64Array): void {

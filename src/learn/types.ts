@@ -81,6 +81,16 @@ export interface TrainedModel {
   /** Per-feature importance (non-negative, any scale), for the report. */
   featureImportance(): Float64Array;
   serialize(): SerializedModel;
+  /**
+   * Optional: explain one prediction as additive feature contributions (SHAP values), so a
+   * person can see why the model scored a row as it did. Writes (featureCount + 1) * outputSize
+   * values into out: for output c, out[c * (F + 1) + f] is feature f's contribution and
+   * out[c * (F + 1) + F] the bias (the expected score). Per output they sum to the raw margin:
+   * the log-odds for binary, the class's softmax input for multiclass, and for regression the
+   * score before the inverse link (the prediction itself, or its logarithm for log-link models
+   * such as log-target and Poisson). No allocation.
+   */
+  explainRow?(row: Float64Array, out: Float64Array): void;
 }
 
 /** A learner: a name, its hyperparameters, and how to fit and load. */

@@ -52,6 +52,18 @@ export interface TrainingSummary {
   }[];
   /** Per-feature importance of the final model, normalized to sum to 1, largest first. */
   readonly importance: readonly { readonly feature: string; readonly importance: number }[];
+  /**
+   * Mean |SHAP value| per feature of the final model over `rows` evenly spaced training rows,
+   * largest first: how far each feature moves a typical prediction, in the model's raw-margin
+   * units (log-odds for binary; summed over classes' softmax inputs for multiclass; target
+   * units for regression, or log units for log-link models). Absent when the model cannot
+   * explain its predictions or is too large to explain within the training step's budget, and
+   * in artifacts written before explanations existed.
+   */
+  readonly shapImportance?: {
+    readonly rows: number;
+    readonly features: readonly { readonly feature: string; readonly importance: number }[];
+  };
 }
 
 export interface ArtifactHeader {

@@ -86,6 +86,11 @@ export interface ModelDetailDto extends ModelVersionDto {
     readonly fitMs: number;
   }[];
   readonly importance: readonly { readonly feature: string; readonly importance: number }[];
+  /** Mean |SHAP| per feature over `rows` training rows, in the model's raw-margin units. */
+  readonly shapImportance?: {
+    readonly rows: number;
+    readonly features: readonly { readonly feature: string; readonly importance: number }[];
+  };
 }
 
 export interface AppDto {
@@ -114,9 +119,18 @@ export interface KeyDto {
   readonly revokedAt?: string;
 }
 
+/** Present on a prediction when the request asks for it with `?explain=true`. */
+export interface ExplanationDto {
+  readonly class?: string;
+  readonly scale: "log-odds" | "softmax-logit" | "raw" | "log";
+  readonly base: number;
+  readonly contributions: Record<string, number>;
+}
+
 export interface PredictionDto {
   readonly prediction: string | number;
   readonly probabilities?: Record<string, number>;
+  readonly explanation?: ExplanationDto;
 }
 
 export interface PredictResponseDto {
@@ -126,5 +140,6 @@ export interface PredictResponseDto {
   readonly model: { readonly name: string; readonly version: number };
   readonly prediction?: string | number;
   readonly probabilities?: Record<string, number>;
+  readonly explanation?: ExplanationDto;
   readonly predictions?: readonly PredictionDto[];
 }

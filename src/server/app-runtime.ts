@@ -5,6 +5,8 @@
  * without a database round trip per request.
  */
 import type { ValidateFunction } from "ajv";
+import { decodeArtifact } from "../models/artifact.ts";
+import { ONNX_LEARNER, OnnxPredictor } from "../models/onnx/onnx-predictor.ts";
 import { Predictor } from "../models/predictor.ts";
 import type { AppSpec } from "../spec/app-spec.ts";
 import { recordSchema } from "../spec/contract.ts";
@@ -17,7 +19,11 @@ export interface PublishedApp {
   readonly version: number;
   readonly spec: AppSpec;
   readonly model: { readonly name: string; readonly version: number; readonly id: string };
-  readonly predictor: Predictor;
+  /**
+   * Ballast's own models predict synchronously; imported ONNX models through onnxruntime,
+   * asynchronously (their `predict` returns a promise).
+   */
+  readonly predictor: Predictor | OnnxPredictor;
   readonly validateRecord: ValidateFunction;
   /** Whether "rows" is one of the model's inputs (then a body with "rows" is a single record). */
   readonly rowsIsInput: boolean;
@@ -82,8 +88,8 @@ export class AppRuntime {
     if (!versionId) return undefined;
     let loading = this.loaded.get(versionId);
     if (!loading) {
-      loading = this.source.load(versionId).then((v) => {
-        const predictor = Predictor.fromBytes(v.artifact);
+      loading = this.source.load(versionId).then(async (v) => {
+        const predictor = await loadPredictor(v.artifact);
         const recipe = predictor.artifact.header.recipe;
         return {
           workspaceId,
@@ -102,4 +108,14 @@ export class AppRuntime {
     }
     return loading;
   }
+}
+
+/**
+ * The predictor for an artifact's bytes: Ballast's own learners, or an onnxruntime session
+ * (created once here and reused by every request) for an imported ONNX model.
+ */
+export async function loadPredictor(bytes: Uint8Array): Promise<Predictor | OnnxPredictor> {
+  const artifact = decodeArtifact(bytes);
+  if (artifact.model.learner === ONNX_LEARNER) return OnnxPredictor.create(artifact);
+  return new Predictor(artifact);
 }

@@ -25,6 +25,7 @@ import { datasetRoutes } from "./routes/datasets.ts";
 import { homeRoutes } from "./routes/home.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { onnxRoutes } from "./routes/onnx.ts";
 import { predictRoutes } from "./routes/predict.ts";
 import { trainingRoutes } from "./routes/training.ts";
 
@@ -156,6 +157,7 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   await server.register(datasetRoutes(ctx));
   await server.register(trainingRoutes(ctx));
   await server.register(modelRoutes(ctx));
+  await server.register(onnxRoutes(ctx, VERSION));
   await server.register(appRoutes(ctx));
   await server.register(keyRoutes(ctx));
   await server.register(predictRoutes({ apps: ctx.apps, authenticate: ctx.authenticate }));

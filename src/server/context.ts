@@ -4,7 +4,8 @@
  * publish an app, render DTOs). Routes receive this one object, as n8n's nodes receive their
  * execution context, so none of them reaches for a global.
  */
-import { decodeArtifact } from "../models/artifact.ts";
+import type { ModelArtifact } from "../models/artifact.ts";
+import { decodeArtifact, encodeArtifact } from "../models/artifact.ts";
 import type { ApiKey } from "../registry/api-key-repository.ts";
 import type { Dataset } from "../registry/dataset-repository.ts";
 import { NotFoundError } from "../registry/errors.ts";
@@ -109,6 +110,31 @@ export class ServerContext {
       },
     );
     return { model: version.modelName, version: version.version, modelVersionId: version.id };
+  }
+
+  /** The decoded artifact of a model version. */
+  async modelArtifact(version: ModelVersion): Promise<ModelArtifact> {
+    return decodeArtifact(await this.blobs.get(version.artifactSha256));
+  }
+
+  /**
+   * Store an imported model's artifact (already checked, see src/models/onnx/import.ts) and
+   * register it as the next version of `name`, with learner "onnx" and no training metrics.
+   */
+  async registerImportedModel(
+    workspaceId: string,
+    name: string,
+    artifact: ModelArtifact,
+  ): Promise<ModelVersion> {
+    const sha256 = await this.blobs.put(encodeArtifact(artifact));
+    return this.registry.models.createModelVersion(workspaceId, name, {
+      artifactSha256: sha256,
+      task: artifact.header.task.kind,
+      target: artifact.header.recipe.target.column,
+      learner: artifact.header.learner.name,
+      metrics: { metric: artifact.header.training.metric, cv: {}, holdout: {} },
+      datasetId: null,
+    });
   }
 
   /**

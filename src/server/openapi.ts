@@ -63,6 +63,15 @@ export function withPublishedApps(
         operationId: `predict_${id}`,
         summary: `Predict with ${app.name} (v${app.version}, ${app.recipe.target.task}, target ${app.recipe.target.column})`,
         security: [{ apiKey: [] }],
+        parameters: [
+          {
+            name: "explain",
+            in: "query",
+            required: false,
+            description: "Add each prediction's feature contributions (TreeSHAP for tree models)",
+            schema: { type: "boolean", default: false },
+          },
+        ],
         requestBody: {
           required: true,
           content: { "application/json": { schema: requestSchema(app.recipe, app.spec) } },

@@ -91,9 +91,39 @@ function predictionSchema(recipe: Recipe): JsonSchema {
   };
 }
 
+/** The `explanation` a prediction carries when the request asks for it with `?explain=true`. */
+function explanationSchema(recipe: Recipe): JsonSchema {
+  const contributions: Record<string, JsonSchema> = {};
+  for (const input of recipe.inputs) contributions[input.column] = { type: "number" };
+  const classes = recipe.target.classes;
+  return {
+    type: "object",
+    description:
+      "Only with ?explain=true. Exact SHAP values: base + the sum of contributions is the model's score on `scale`: log-odds of `class` (binary: the positive class), the softmax input of `class` (multiclass: the predicted class), the prediction itself (raw) or its natural log (log).",
+    required: ["scale", "base", "contributions"],
+    properties: {
+      ...(classes ? { class: { type: "string", enum: [...classes] } } : {}),
+      scale: { type: "string", enum: ["log-odds", "softmax-logit", "raw", "log"] },
+      base: { type: "number", description: "The expected score over the training data" },
+      contributions: {
+        type: "object",
+        description: "Per input column (a date's parts are summed into its column)",
+        properties: contributions,
+      },
+    },
+  };
+}
+
 /** Response body for single-record and batch requests. */
 export function responseSchema(recipe: Recipe): JsonSchema {
-  const one = predictionSchema(recipe);
+  const prediction = predictionSchema(recipe);
+  const one = {
+    ...prediction,
+    properties: {
+      ...(prediction.properties as object),
+      explanation: explanationSchema(recipe),
+    },
+  };
   const envelope = {
     request_id: { type: "string" },
     app: { type: "string" },

@@ -1,7 +1,37 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createRandom } from "../random.ts";
 import { matrixOf } from "../test-support/synthetic.ts";
-import { binMatrix, numericBin, numericBounds } from "./binning.ts";
+import { binMatrix, binNumericColumn, numericBin, numericBounds } from "./binning.ts";
+
+describe("binNumericColumn", () => {
+  it("bins every value exactly as numericBin does (grid brackets, rounding, extremes)", () => {
+    const value = fc.oneof(
+      fc.double({ noNaN: false }),
+      fc.double({ min: -5, max: 5, noNaN: true }),
+      fc.integer({ min: -3, max: 40 }),
+      fc.double({ min: 1e15, max: 1e15 + 64, noNaN: true }),
+      fc.constantFrom(Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 0, -0),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 1, maxLength: 400 }),
+        fc.integer({ min: 1, max: 255 }),
+        (values, maxBins) => {
+          const column = Float64Array.from(values);
+          const sorted = column.filter((v) => !Number.isNaN(v)).sort();
+          const upper = numericBounds(sorted, maxBins);
+          const out = new Uint8Array(column.length);
+          binNumericColumn(column, upper, out);
+          column.forEach((v, r) => {
+            expect(out[r]).toBe(Number.isNaN(v) ? 0 : numericBin(upper, v));
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe("numericBounds", () => {
   it("puts each distinct value in its own bin when there are few", () => {

@@ -6,6 +6,7 @@
  */
 import type { Random } from "../random.ts";
 import type { FeatureMatrix } from "../types.ts";
+import type { SharedArena } from "./arena.ts";
 
 /** Most rows looked at when choosing bin bounds; beyond this a seeded sample is used. */
 const BIN_SAMPLE_ROWS = 200_000;
@@ -27,14 +28,22 @@ export interface FeatureBinning {
   readonly cardinality: number;
 }
 
-/** The training matrix in bins: bins[f * rowCount + r], plus each feature's histogram slot. */
+/**
+ * The training matrix in bins: bins[f * rowCount + r] (column-major, like the FeatureMatrix),
+ * plus each feature's histogram slot. When binned into a SharedArena, the histogram kernels
+ * (WebAssembly, worker threads) read `bins` where it is, without a copy.
+ */
 export interface BinnedMatrix {
   readonly rowCount: number;
   readonly bins: Uint8Array;
   readonly features: readonly FeatureBinning[];
   /** First histogram bin of each feature; histograms are `totalBins` bins long. */
   readonly offsets: Int32Array;
+  /** binCount of each feature, as a typed array for the histogram kernels. */
+  readonly binCounts: Int32Array;
   readonly totalBins: number;
+  /** The arena `bins` lives in, if any. */
+  readonly arena?: SharedArena;
 }
 
 /** Value bin bounds for the sorted non-missing values of one numeric feature. */
@@ -97,6 +106,61 @@ export function numericBin(upper: Float64Array, v: number): number {
   return lo + 1;
 }
 
+/**
+ * out[r] = the bin of column[r] (0 for missing): numericBin for every value, but fast. A
+ * uniform grid over the finite bounds' range gives each value a bracket of a bin or two to
+ * search; a bracket that rounding made wrong is caught and the full search done instead, so
+ * the result is exactly numericBin's.
+ */
+export function binNumericColumn(column: Float64Array, upper: Float64Array, out: Uint8Array): void {
+  const n = column.length;
+  const m = upper.length;
+  const lo = m >= 2 ? (upper[0] as number) : 0;
+  const hi = m >= 2 ? (upper[m - 2] as number) : 0;
+  const cells = 4 * m;
+  const scale = cells / (hi - lo);
+  if (m < 3 || !Number.isFinite(scale) || scale <= 0) {
+    for (let r = 0; r < n; r++) {
+      const v = column[r] as number;
+      out[r] = Number.isNaN(v) ? 0 : numericBin(upper, v);
+    }
+    return;
+  }
+  // edge[c] = index (bin - 1) of the value at the start of cell c.
+  const edge = new Int32Array(cells + 1);
+  for (let c = 0; c <= cells; c++) edge[c] = numericBin(upper, lo + c / scale) - 1;
+  for (let r = 0; r < n; r++) {
+    const v = column[r] as number;
+    if (Number.isNaN(v)) {
+      out[r] = 0;
+      continue;
+    }
+    if (v <= lo) {
+      out[r] = 1;
+      continue;
+    }
+    if (v > hi) {
+      out[r] = m;
+      continue;
+    }
+    let c = Math.floor((v - lo) * scale);
+    c = c < 1 ? 1 : c > cells - 2 ? cells - 2 : c;
+    let a = edge[c - 1] as number;
+    let b = edge[c + 2] as number;
+    // The answer is the first index i with v <= upper[i]; check it lies in [a, b].
+    if (!((a === 0 || v > (upper[a - 1] as number)) && v <= (upper[b] as number))) {
+      a = 0;
+      b = m - 1;
+    }
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (v <= (upper[mid] as number)) b = mid;
+      else a = mid + 1;
+    }
+    out[r] = a + 1;
+  }
+}
+
 /** True when v is a valid category code for a feature with `cardinality` codes. */
 export function isValidCode(v: number, cardinality: number): boolean {
   return v >>> 0 === v && v < cardinality;
@@ -130,18 +194,21 @@ function categoricalBinning(column: Float64Array, cardinality: number): FeatureB
 /**
  * Choose bins for every feature and bin the matrix. Bounds come from the training rows only
  * (a seeded sample of BIN_SAMPLE_ROWS when there are more), so they are deterministic.
+ * With `arena`, the bins are allocated in it.
  */
 export function binMatrix(
   X: FeatureMatrix,
   maxBins: number,
   categorical: "native" | "ordinal",
   random: Random,
+  arena?: SharedArena,
 ): BinnedMatrix {
   const n = X.rowCount;
   const width = X.features.length;
-  const bins = new Uint8Array(n * width);
+  const bins = arena ? arena.u8(n * width) : new Uint8Array(n * width);
   const features: FeatureBinning[] = [];
   const offsets = new Int32Array(width);
+  const binCounts = new Int32Array(width);
   let sample: Uint32Array | undefined;
   if (n > BIN_SAMPLE_ROWS) {
     const all = new Uint32Array(n);
@@ -150,10 +217,15 @@ export function binMatrix(
     sample = all.subarray(0, BIN_SAMPLE_ROWS).sort();
   }
   let totalBins = 0;
+  // Bin each column into ordinary memory, then copy it into the arena: V8 writes arrays in
+  // WebAssembly memory slowly from TypeScript loops (see histogram.ts).
+  const scratch = arena ? new Uint8Array(n) : null;
+  // The non-missing values a numeric feature's bounds come from.
+  const values = new Float64Array(Math.min(n, BIN_SAMPLE_ROWS));
   for (let f = 0; f < width; f++) {
     const info = X.features[f];
     const column = X.data.subarray(f * n, (f + 1) * n);
-    const out = bins.subarray(f * n, (f + 1) * n);
+    const out = scratch ?? bins.subarray(f * n, (f + 1) * n);
     let binning: FeatureBinning;
     if (info?.kind === "categorical" && categorical === "native") {
       binning = categoricalBinning(column, info.cardinality ?? 1);
@@ -163,19 +235,19 @@ export function binMatrix(
         out[r] = isValidCode(v, cardinality) ? (codeToBin[v] as number) : 0;
       }
     } else {
-      const values: number[] = [];
+      let count = 0;
       if (sample) {
-        for (const r of sample) {
-          const v = column[r] as number;
-          if (!Number.isNaN(v)) values.push(v);
+        for (let i = 0; i < sample.length; i++) {
+          const v = column[sample[i] as number] as number;
+          if (!Number.isNaN(v)) values[count++] = v;
         }
       } else {
         for (let r = 0; r < n; r++) {
           const v = column[r] as number;
-          if (!Number.isNaN(v)) values.push(v);
+          if (!Number.isNaN(v)) values[count++] = v;
         }
       }
-      const sorted = Float64Array.from(values).sort();
+      const sorted = values.subarray(0, count).sort();
       const upper = numericBounds(sorted, maxBins);
       binning = {
         kind: "numeric",
@@ -184,14 +256,15 @@ export function binMatrix(
         codeToBin: new Uint8Array(0),
         cardinality: 0,
       };
-      for (let r = 0; r < n; r++) {
-        const v = column[r] as number;
-        out[r] = Number.isNaN(v) ? 0 : numericBin(upper, v);
-      }
+      binNumericColumn(column, upper, out);
     }
+    if (scratch) bins.set(scratch, f * n);
     features.push(binning);
     offsets[f] = totalBins;
+    binCounts[f] = binning.binCount;
     totalBins += binning.binCount;
   }
-  return { rowCount: n, bins, features, offsets, totalBins };
+  return arena
+    ? { rowCount: n, bins, features, offsets, binCounts, totalBins, arena }
+    : { rowCount: n, bins, features, offsets, binCounts, totalBins };
 }

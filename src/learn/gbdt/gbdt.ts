@@ -1,17 +1,24 @@
 /**
  * The boosting loop: bin the matrix once, then each round compute gradients, sample rows and
  * features, grow one tree per output, update the training (and validation) scores, and stop
- * early when the validation loss stops improving, keeping the best round.
+ * early when the validation loss stops improving, keeping the best round. With more than one
+ * thread, binary and regression fits build large nodes' histograms on all threads, and
+ * multiclass fits grow each round's trees (one per class) on all threads (parallel/).
  */
 import { checkSameFeatures, checkTrainingInput } from "../feature-matrix.ts";
 import type { Random } from "../random.ts";
 import { createRandom } from "../random.ts";
 import type { FeatureMatrix, FitOptions, Labels, Learner, Task } from "../types.ts";
+import { SharedArena } from "./arena.ts";
 import { binMatrix } from "./binning.ts";
+import type { NodeDraft } from "./forest.ts";
 import { ForestBuilder, leafIndex } from "./forest.ts";
-import { TreeGrower } from "./grow.ts";
+import { addLeafValues, TreeGrower } from "./grow.ts";
+import type { HistogramBuilder } from "./histogram.ts";
+import { histogramLayout, SerialHistogramBuilder } from "./histogram.ts";
 import { GbdtModel } from "./model.ts";
 import { objectiveFor } from "./objective.ts";
+import { GbdtWorkers, ParallelHistogramBuilder } from "./parallel/gbdt-workers.ts";
 import type { GbdtParams, ResolvedGbdtParams } from "./params.ts";
 import { resolveGbdtParams } from "./params.ts";
 
@@ -23,27 +30,53 @@ export const gbdt: Learner<GbdtParams> = {
   },
 };
 
-/** Fit a GBDT; `gbdt.fit` with the concrete model type, for callers that want `rounds`. */
+/**
+ * Least work per round (rows x usable features x trees per round) for a fit to start worker
+ * threads: below it, starting them and handing work over would cost more than they save.
+ * Binary and regression fits parallelize only nodes big enough (see gbdt-workers.ts), so they
+ * need a bigger matrix.
+ */
+const MIN_PARALLEL_WORK = { trees: 100_000, nodes: 262_144 } as const;
+
+/** Optional runtime resources for fitGbdt. */
+export interface GbdtRuntime {
+  /**
+   * A worker pool to use instead of starting one for this fit (the caller closes it): for
+   * callers that fit many models in a row, and for tests. Used whatever the amount of work.
+   */
+  readonly workers?: GbdtWorkers;
+}
+
+/**
+ * Fit a GBDT; `gbdt.fit` with the concrete model type, for callers that want `rounds`. With
+ * more than one thread (params.threads), worker threads share the work; the model is the same
+ * byte for byte.
+ */
 export function fitGbdt(
   X: FeatureMatrix,
   y: Labels,
   task: Task,
   params: GbdtParams = {},
   options: FitOptions = {},
+  runtime: GbdtRuntime = {},
 ): GbdtModel {
   checkTrainingInput(X, y, task);
   const p = resolveGbdtParams(params);
   const random = createRandom(options.seed ?? 0);
   const n = X.rowCount;
   const width = X.features.length;
-  const binned = binMatrix(X, p.maxBins, p.categorical, random);
-  const objective = objectiveFor(task);
+  const objective = objectiveFor(task, p);
   const k = objective.outputs;
+  // One shared arena holds the bins, row partitions and histograms, where the WebAssembly
+  // kernels and the worker threads reach them. What the TypeScript code loops over (gradients,
+  // scores) is in ordinary shared buffers, which V8 reads faster (see histogram.ts).
+  const arena = new SharedArena(n * width + 48 * n + (1 << 20));
+  const binned = binMatrix(X, p.maxBins, p.categorical, random, arena);
   const base = objective.initScores(y);
-  const scores = new Float64Array(k * n);
+  const scores = sharedF64(k * n);
   for (let c = 0; c < k; c++) scores.fill(base[c] as number, c * n, (c + 1) * n);
-  const grad = new Float64Array(k * n);
-  const hess = new Float64Array(k * n);
+  const grad = sharedF64(k * n);
+  const hess = sharedF64(k * n);
 
   const validation = options.validation;
   let vScores: Float64Array | undefined;
@@ -62,79 +95,160 @@ export function fitGbdt(
     cardinality[f] = fb?.kind === "categorical" ? fb.cardinality : 0;
   }
   const builder = new ForestBuilder(cardinality);
-  const grower = new TreeGrower(binned, p);
   const usable: number[] = [];
   for (let f = 0; f < width; f++) if ((binned.features[f]?.binCount ?? 0) >= 2) usable.push(f);
-  const bag = new Uint32Array(n);
+  const layout = histogramLayout(binned);
+  const bag = new Uint32Array(new SharedArrayBuffer(4 * n));
   const inBag = new Uint8Array(n);
 
-  let bestLoss = Number.POSITIVE_INFINITY;
-  let bestRounds = 0;
-  let roundsRun = 0;
-  for (let round = 0; round < p.rounds; round++) {
-    options.signal?.throwIfAborted();
-    objective.gradients(y, scores, grad, hess);
-    const bagSize = sampleRows(bag, inBag, n, p.subsample, random);
-    let allStumps = true;
-    for (let c = 0; c < k; c++) {
-      const features = sampleFeatures(usable, p.colsample, random);
-      const g = grad.subarray(c * n, (c + 1) * n);
-      const h = hess.subarray(c * n, (c + 1) * n);
-      const tree = grower.grow(g, h, bag, bagSize, features, p.learningRate);
-      if (tree.nodes.length > 1) allStumps = false;
-      const t = builder.addTree(tree.nodes);
-      const forest = builder.view();
-      const root = forest.roots[t] as number;
-      const s = scores.subarray(c * n, (c + 1) * n);
-      for (const leaf of tree.leaves) {
-        const v = tree.nodes[leaf.node]?.value ?? 0;
-        for (let i = leaf.start; i < leaf.start + leaf.count; i++) {
-          const r = tree.rows[i] as number;
-          s[r] = (s[r] as number) + v;
+  // Multiclass rounds grow their trees in parallel, unless the objective revisits each tree
+  // (renewLeaves) on this thread.
+  const byTree = k > 1 && objective.renewLeaves === undefined;
+  const work = n * usable.length * k;
+  let workers = runtime.workers;
+  const ownWorkers =
+    workers === undefined &&
+    p.threads > 1 &&
+    work >= (byTree ? MIN_PARALLEL_WORK.trees : MIN_PARALLEL_WORK.nodes);
+  if (ownWorkers) workers = new GbdtWorkers(p.threads - 1);
+  try {
+    let histograms: HistogramBuilder = new SerialHistogramBuilder(layout);
+    // Each class's sampled features, where tree tasks read them.
+    const treeFeatures = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, k * width)));
+    if (workers) {
+      const shared = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, width)));
+      workers.attach(
+        binned,
+        layout,
+        shared,
+        byTree
+          ? {
+              params: p,
+              learningRate: p.learningRate,
+              classes: k,
+              grad: grad.buffer as SharedArrayBuffer,
+              hess: hess.buffer as SharedArrayBuffer,
+              scores: scores.buffer as SharedArrayBuffer,
+              bag: bag.buffer as SharedArrayBuffer,
+              treeFeatures: treeFeatures.buffer as SharedArrayBuffer,
+            }
+          : null,
+      );
+      if (!byTree) histograms = new ParallelHistogramBuilder(layout, workers, shared);
+    }
+    const grower = new TreeGrower(binned, p, histograms);
+    const classGrad = (c: number): Float64Array => grad.subarray(c * n, (c + 1) * n);
+    const classHess = (c: number): Float64Array => hess.subarray(c * n, (c + 1) * n);
+    const classScores = (c: number): Float64Array => scores.subarray(c * n, (c + 1) * n);
+
+    let bestLoss = Number.POSITIVE_INFINITY;
+    let bestRounds = 0;
+    let roundsRun = 0;
+    for (let round = 0; round < p.rounds; round++) {
+      options.signal?.throwIfAborted();
+      objective.gradients(y, scores, grad, hess);
+      const bagSize = sampleRows(bag, inBag, n, p.subsample, random);
+      // The round's trees, grown here or (multiclass) on every thread; either way in-bag rows
+      // already have the new trees in their scores.
+      const trees: (readonly NodeDraft[])[] = [];
+      if (byTree && workers) {
+        const sampled: Int32Array[] = [];
+        for (let c = 0; c < k; c++) {
+          const features = sampleFeatures(usable, p.colsample, random);
+          treeFeatures.set(features, c * width);
+          sampled.push(features);
+        }
+        const grown = workers.growTrees(k, bagSize, sampled[0]?.length ?? 0, (c) => {
+          const tree = grower.grow(
+            classGrad(c),
+            classHess(c),
+            bag,
+            bagSize,
+            sampled[c] as Int32Array,
+            p.learningRate,
+          );
+          addLeafValues(tree, classScores(c));
+          return tree.nodes;
+        });
+        trees.push(...grown);
+      } else {
+        for (let c = 0; c < k; c++) {
+          const features = sampleFeatures(usable, p.colsample, random);
+          const tree = grower.grow(
+            classGrad(c),
+            classHess(c),
+            bag,
+            bagSize,
+            features,
+            p.learningRate,
+          );
+          objective.renewLeaves?.(y, classScores(c), tree, p.learningRate);
+          addLeafValues(tree, classScores(c));
+          trees.push(tree.nodes);
         }
       }
-      if (bagSize < n) {
-        for (let r = 0; r < n; r++) {
-          if (inBag[r] === 0)
-            s[r] =
-              (s[r] as number) + (forest.value[leafIndex(forest, root, X.data, r, n)] as number);
+      let allStumps = true;
+      for (let c = 0; c < k; c++) {
+        const nodes = trees[c] as readonly NodeDraft[];
+        if (nodes.length > 1) allStumps = false;
+        const t = builder.addTree(nodes);
+        const forest = builder.view();
+        const root = forest.roots[t] as number;
+        const s = classScores(c);
+        if (bagSize < n) {
+          for (let r = 0; r < n; r++) {
+            if (inBag[r] === 0)
+              s[r] =
+                (s[r] as number) + (forest.value[leafIndex(forest, root, X.data, r, n)] as number);
+          }
+        }
+        if (validation && vScores) {
+          const m = validation.X.rowCount;
+          const vd = validation.X.data;
+          for (let r = 0; r < m; r++) {
+            const idx = c * m + r;
+            vScores[idx] =
+              (vScores[idx] as number) +
+              (forest.value[leafIndex(forest, root, vd, r, m)] as number);
+          }
         }
       }
+      roundsRun = round + 1;
       if (validation && vScores) {
-        const m = validation.X.rowCount;
-        const vd = validation.X.data;
-        for (let r = 0; r < m; r++) {
-          const idx = c * m + r;
-          vScores[idx] =
-            (vScores[idx] as number) + (forest.value[leafIndex(forest, root, vd, r, m)] as number);
+        const loss = objective.loss(validation.y, vScores);
+        if (loss < bestLoss) {
+          bestLoss = loss;
+          bestRounds = roundsRun;
+        } else if (stopping && roundsRun - bestRounds >= p.earlyStoppingRounds) {
+          break;
         }
       }
+      options.onProgress?.({
+        fraction: roundsRun / p.rounds,
+        message: `round ${roundsRun} of ${p.rounds}`,
+      });
+      // Nothing left to learn: every tree is a single leaf and no sampling can change that.
+      if (allStumps && p.subsample === 1 && p.colsample === 1) break;
     }
-    roundsRun = round + 1;
-    if (validation && vScores) {
-      const loss = objective.loss(validation.y, vScores);
-      if (loss < bestLoss) {
-        bestLoss = loss;
-        bestRounds = roundsRun;
-      } else if (stopping && roundsRun - bestRounds >= p.earlyStoppingRounds) {
-        break;
-      }
-    }
-    options.onProgress?.({
-      fraction: roundsRun / p.rounds,
-      message: `round ${roundsRun} of ${p.rounds}`,
+    const keptRounds = stopping ? Math.max(bestRounds, 1) : roundsRun;
+    builder.truncate(keptRounds * k);
+    // The thread count does not change the model, so the model does not record it.
+    const { threads: _threads, ...kept } = p;
+    return new GbdtModel(task, X.features, builder.freeze(), base, {
+      rounds: keptRounds,
+      roundsRun,
+      params: kept,
+      ...(validation ? { validationLoss: bestLoss } : {}),
     });
-    // Nothing left to learn: every tree is a single leaf and no sampling can change that.
-    if (allStumps && p.subsample === 1 && p.colsample === 1) break;
+  } finally {
+    // The threads end now; unref'd, they could not keep the process alive meanwhile anyway.
+    if (ownWorkers) void workers?.close();
   }
-  const keptRounds = stopping ? Math.max(bestRounds, 1) : roundsRun;
-  builder.truncate(keptRounds * k);
-  return new GbdtModel(task, X.features, builder.freeze(), base, {
-    rounds: keptRounds,
-    roundsRun,
-    params: { ...p },
-    ...(validation ? { validationLoss: bestLoss } : {}),
-  });
+}
+
+/** A Float64Array on a SharedArrayBuffer (worker threads can read and write it). */
+function sharedF64(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(8 * Math.max(1, length)), 0, length);
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import type { BinnedMatrix } from "./binning.ts";
 import type { NodeDraft } from "./forest.ts";
-import { buildHistogram, HistogramPool, subtractHistogram } from "./histogram.ts";
+import type { HistogramBuilder } from "./histogram.ts";
+import { histogramLayout, SerialHistogramBuilder } from "./histogram.ts";
 import type { SplitInfo, SplitParams } from "./split.ts";
 import { findBestSplit, leafValue } from "./split.ts";
 
@@ -41,31 +42,48 @@ interface Leaf {
   split: SplitInfo | null;
 }
 
-/** Reusable buffers for growing many trees on one binned matrix. */
+/** Add each leaf's value to the scores of the rows in it (the in-bag score update). */
+export function addLeafValues(tree: GrownTree, scores: Float64Array): void {
+  const rows = tree.rows;
+  for (const leaf of tree.leaves) {
+    const v = tree.nodes[leaf.node]?.value ?? 0;
+    const end = leaf.start + leaf.count;
+    for (let i = leaf.start; i < end; i++) {
+      const r = rows[i] as number;
+      scores[r] = (scores[r] as number) + v;
+    }
+  }
+}
+
+/**
+ * Reusable buffers for growing many trees on one binned matrix. Histograms come from a
+ * HistogramBuilder: the serial one by default, or one that spreads the work over worker
+ * threads (parallel/); both give the same bits, so the tree does not depend on the choice.
+ */
 export class TreeGrower {
-  private readonly pool: HistogramPool;
   private readonly rows: Uint32Array;
-  private readonly scratch: Uint32Array;
-  private readonly gOrdered: Float64Array;
-  private readonly hOrdered: Float64Array;
+  /** The final partition, copied out of the arena for the score update (see histogram.ts). */
+  private readonly rowsOut: Uint32Array;
+  /** A histogram copied out of the arena for split finding. */
+  private readonly histOut: Float64Array;
   private readonly catScratch = new Float64Array(256);
   private readonly keyScratch = new Float64Array(256);
 
   constructor(
     private readonly binned: BinnedMatrix,
     private readonly params: GrowthParams,
+    private readonly histograms: HistogramBuilder = new SerialHistogramBuilder(
+      histogramLayout(binned),
+    ),
   ) {
-    const n = binned.rowCount;
-    this.pool = new HistogramPool(binned.totalBins * 3);
-    this.rows = new Uint32Array(n);
-    this.scratch = new Uint32Array(n);
-    this.gOrdered = new Float64Array(n);
-    this.hOrdered = new Float64Array(n);
+    this.rows = histograms.layout.rows;
+    this.rowsOut = new Uint32Array(binned.rowCount);
+    this.histOut = new Float64Array(binned.totalBins * 3);
   }
 
   /**
-   * Grow one tree on the rows bag[0 .. bagSize) using the sampled `features`; leaf values are
-   * the regularized Newton steps times `learningRate`.
+   * Grow one tree on the rows bag[0 .. bagSize) using the sampled `features` (ascending);
+   * leaf values are the regularized Newton steps times `learningRate`.
    */
   grow(
     grad: Float64Array,
@@ -75,13 +93,19 @@ export class TreeGrower {
     features: Int32Array,
     learningRate: number,
   ): GrownTree {
-    const { params, binned } = this;
-    const rows = this.rows;
-    rows.set(bag.subarray(0, bagSize));
+    const { params } = this;
+    for (let j = 1; j < features.length; j++) {
+      if ((features[j] as number) <= (features[j - 1] as number)) {
+        throw new RangeError("gbdt: tree features must be strictly ascending");
+      }
+    }
+    const pool = this.histograms.pool;
+    this.histograms.kernel.stage(grad, hess);
+    this.rows.set(bag.subarray(0, bagSize));
     let sumG = 0;
     let sumH = 0;
     for (let i = 0; i < bagSize; i++) {
-      const r = rows[i] as number;
+      const r = bag[i] as number;
       sumG += grad[r] as number;
       sumH += hess[r] as number;
     }
@@ -98,19 +122,8 @@ export class TreeGrower {
     };
     const open: Leaf[] = [root];
     if (this.canSplit(root)) {
-      root.hist = this.pool.acquire();
-      buildHistogram(
-        root.hist,
-        binned,
-        features,
-        rows,
-        0,
-        bagSize,
-        grad,
-        hess,
-        this.gOrdered,
-        this.hOrdered,
-      );
+      root.hist = pool.acquire();
+      this.histograms.build(root.hist, features, 0, bagSize, null);
       this.evaluate(root, features);
     }
     let leafCount = 1;
@@ -159,11 +172,12 @@ export class TreeGrower {
       open[bestIndex] = left;
       open.push(right);
       leafCount++;
-      this.childHistograms(leaf, left, right, features, grad, hess, leafCount);
+      this.childHistograms(leaf, left, right, features, leafCount);
     }
-    for (const leaf of open) if (leaf.hist) this.pool.release(leaf.hist);
+    for (const leaf of open) if (leaf.hist) pool.release(leaf.hist);
     const leaves = open.map((l) => ({ node: l.node, start: l.start, count: l.count }));
-    return { nodes, leaves, rows };
+    this.rowsOut.set(this.rows.subarray(0, bagSize));
+    return { nodes, leaves, rows: this.rowsOut };
   }
 
   private canSplit(leaf: Leaf): boolean {
@@ -174,8 +188,18 @@ export class TreeGrower {
 
   private evaluate(leaf: Leaf, features: Int32Array): void {
     const hist = leaf.hist as Float64Array;
+    // Split finding loops over the bins: on a copy outside WebAssembly memory, which V8 reads
+    // faster (the sampled features' span only).
+    const m = features.length;
+    if (m === 0) return;
+    const { offsets, binCounts } = this.binned;
+    const first = features[0] as number;
+    const last = features[m - 1] as number;
+    const lo = (offsets[first] as number) * 3;
+    const hi = ((offsets[last] as number) + (binCounts[last] as number)) * 3;
+    this.histOut.set(hist.subarray(lo, hi), lo);
     leaf.split = findBestSplit(
-      hist,
+      this.histOut,
       this.binned,
       features,
       leaf.sumG,
@@ -193,10 +217,9 @@ export class TreeGrower {
     left: Leaf,
     right: Leaf,
     features: Int32Array,
-    grad: Float64Array,
-    hess: Float64Array,
     leafCount: number,
   ): void {
+    const pool = this.histograms.pool;
     const parentHist = parent.hist as Float64Array;
     parent.hist = null;
     parent.split = null;
@@ -204,64 +227,48 @@ export class TreeGrower {
     const splitLeft = room && this.canSplit(left);
     const splitRight = room && this.canSplit(right);
     if (!splitLeft && !splitRight) {
-      this.pool.release(parentHist);
+      pool.release(parentHist);
       return;
     }
-    const [small, large] = left.count <= right.count ? [left, right] : [right, left];
-    const smallHist = this.pool.acquire();
-    buildHistogram(
+    const smallIsLeft = left.count <= right.count;
+    const small = smallIsLeft ? left : right;
+    const large = smallIsLeft ? right : left;
+    const smallHist = pool.acquire();
+    // Only the smaller child's rows are read; the larger child's histogram is the parent's
+    // minus it (skipped when neither child would use it).
+    const largeSplits = smallIsLeft ? splitRight : splitLeft;
+    this.histograms.build(
       smallHist,
-      this.binned,
       features,
-      this.rows,
       small.start,
       small.count,
-      grad,
-      hess,
-      this.gOrdered,
-      this.hOrdered,
+      largeSplits ? parentHist : null,
     );
-    subtractHistogram(parentHist, smallHist, this.binned, features);
     small.hist = smallHist;
     large.hist = parentHist;
-    for (const child of [left, right]) {
-      if (child === left ? splitLeft : splitRight) {
-        this.evaluate(child, features);
-      } else {
-        this.pool.release(child.hist as Float64Array);
-        child.hist = null;
-      }
-    }
+    if (splitLeft) this.evaluate(left, features);
+    else this.drop(left);
+    if (splitRight) this.evaluate(right, features);
+    else this.drop(right);
   }
 
-  /** Stable in-place partition of the leaf's rows; returns how many went left. */
+  private drop(leaf: Leaf): void {
+    if (leaf.hist) this.histograms.pool.release(leaf.hist);
+    leaf.hist = null;
+  }
+
+  /** Stable in-place partition of the leaf's rows by the split; returns how many went left. */
   private partition(leaf: Leaf, split: SplitInfo): number {
-    const { rows, scratch } = this;
-    const n = this.binned.rowCount;
-    const bins = this.binned.bins;
-    const base = split.feature * n;
-    const end = leaf.start + leaf.count;
-    let l = leaf.start;
-    let r = 0;
+    const direction = this.histograms.layout.direction;
+    const binCount = this.binned.binCounts[split.feature] as number;
     if (split.categorical) {
       const leftBins = split.leftBins as Uint8Array;
-      for (let i = leaf.start; i < end; i++) {
-        const row = rows[i] as number;
-        if (leftBins[bins[base + row] as number] === 1) rows[l++] = row;
-        else scratch[r++] = row;
-      }
+      for (let b = 0; b < binCount; b++) direction[b] = leftBins[b] === 1 ? 1 : 0;
     } else {
-      const t = split.thresholdBin;
-      const missingLeft = split.defaultLeft;
-      for (let i = leaf.start; i < end; i++) {
-        const row = rows[i] as number;
-        const b = bins[base + row] as number;
-        if (b === 0 ? missingLeft : b <= t) rows[l++] = row;
-        else scratch[r++] = row;
-      }
+      direction[0] = split.defaultLeft ? 1 : 0;
+      for (let b = 1; b < binCount; b++) direction[b] = b <= split.thresholdBin ? 1 : 0;
     }
-    rows.set(scratch.subarray(0, r), l);
-    return l - leaf.start;
+    return this.histograms.kernel.partition(leaf.start, leaf.count, split.feature);
   }
 
   /** Turn a leaf draft into the internal node of `split`, in raw-value terms. */

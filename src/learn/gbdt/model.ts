@@ -1,13 +1,30 @@
 /**
  * A trained GBDT: the flat forest plus the constant base score, predicting with no allocation
  * per row. Serializes to a JSON header and the forest's typed arrays, and loads back to a
- * model whose predictions are bit-for-bit the same.
+ * model whose predictions are bit-for-bit the same. Prediction runs on a `CompiledForest`
+ * built from the serialized arrays when the model is constructed (see compiled.ts).
  */
 import { checkSameFeatures } from "../feature-matrix.ts";
-import { linkInPlace } from "../link.ts";
+import { sigmoid } from "../link.ts";
 import type { FeatureInfo, FeatureMatrix, SerializedModel, Task, TrainedModel } from "../types.ts";
+import { CompiledForest } from "./compiled.ts";
 import type { Forest } from "./forest.ts";
-import { FLAG_CATEGORICAL, leafIndex } from "./forest.ts";
+import { FLAG_CATEGORICAL } from "./forest.ts";
+import type { RegressionObjective } from "./objective.ts";
+import { treeShapOf } from "./shap.ts";
+
+/**
+ * How raw scores become outputs: logistic (binary), softmax (multiclass), exp (Poisson
+ * regression, log link) or identity (other regression losses).
+ */
+export type GbdtLink = "logistic" | "softmax" | "exp" | "identity";
+
+/** The link of a model trained on `task` with the regression objective (from its params). */
+export function linkOf(task: Task, objective: unknown): GbdtLink {
+  if (task.kind === "binary") return "logistic";
+  if (task.kind === "multiclass") return "softmax";
+  return objective === ("poisson" satisfies RegressionObjective) ? "exp" : "identity";
+}
 
 /** What the fit recorded about itself, kept in the serialized header. */
 export interface GbdtTrainingInfo {
@@ -26,7 +43,10 @@ const FORMAT_VERSION = 1;
 export class GbdtModel implements TrainedModel {
   readonly learner = "gbdt";
   readonly outputSize: number;
-  private readonly scratch: Float64Array;
+  /** Raw scores → outputs; "exp" for Poisson models (ONNX export needs it too). */
+  readonly link: GbdtLink;
+  /** The prediction layout of `forest`, built once here. */
+  readonly compiled: CompiledForest;
 
   constructor(
     readonly task: Task,
@@ -37,7 +57,8 @@ export class GbdtModel implements TrainedModel {
     readonly info: GbdtTrainingInfo,
   ) {
     this.outputSize = baseScore.length;
-    this.scratch = new Float64Array(this.outputSize);
+    this.link = linkOf(task, info.params.objective);
+    this.compiled = new CompiledForest(forest, this.outputSize);
   }
 
   /** Boosting rounds in the model (AutoML reuses it when refitting without validation). */
@@ -48,36 +69,65 @@ export class GbdtModel implements TrainedModel {
   /** Raw (pre-link) scores of one row into out; feature f of the row is data[base + f*stride]. */
   rawScores(data: Float64Array, base: number, stride: number, out: Float64Array): void {
     const k = this.outputSize;
-    const forest = this.forest;
-    const roots = forest.roots;
-    const value = forest.value;
     for (let c = 0; c < k; c++) out[c] = this.baseScore[c] as number;
-    let c = 0;
-    for (let t = 0; t < roots.length; t++) {
-      out[c] =
-        (out[c] as number) +
-        (value[leafIndex(forest, roots[t] as number, data, base, stride)] as number);
-      c = c + 1 === k ? 0 : c + 1;
-    }
+    this.compiled.addStrided(data, base, stride, out);
   }
 
-  predictRow(row: Float64Array, out: Float64Array): void {
-    this.rawScores(row, 0, 1, out);
-    linkInPlace(this.task, out);
-  }
-
-  predictBatch(X: FeatureMatrix): Float64Array {
+  /** Raw (pre-link) scores of every row of X, row-major (rowCount * outputSize). */
+  rawBatch(X: FeatureMatrix): Float64Array {
     checkSameFeatures(X, this.features.length);
-    const n = X.rowCount;
-    const k = this.outputSize;
-    const result = new Float64Array(n * k);
-    const out = this.scratch;
-    for (let r = 0; r < n; r++) {
-      this.rawScores(X.data, r, n, out);
-      linkInPlace(this.task, out);
-      for (let c = 0; c < k; c++) result[r * k + c] = out[c] as number;
-    }
+    const result = new Float64Array(X.rowCount * this.outputSize);
+    this.compiled.scoreMatrix(X.data, X.rowCount, this.baseScore, result);
     return result;
+  }
+
+  /** One row (length = feature count) into out (length = outputSize), allocating nothing. */
+  predictRow(row: Float64Array, out: Float64Array): void {
+    const k = this.outputSize;
+    for (let c = 0; c < k; c++) out[c] = this.baseScore[c] as number;
+    this.compiled.addRow(row, 0, out);
+    this.applyLink(out, 0);
+  }
+
+  /** Every row of X, row-major; allocates only the result. */
+  predictBatch(X: FeatureMatrix): Float64Array {
+    const result = this.rawBatch(X);
+    const k = this.outputSize;
+    for (let at = 0; at < result.length; at += k) this.applyLink(result, at);
+    return result;
+  }
+
+  /** The link, in place, on the scores out[at .. at + outputSize). */
+  private applyLink(out: Float64Array, at: number): void {
+    switch (this.link) {
+      case "logistic":
+        out[at] = sigmoid(out[at] as number);
+        return;
+      case "exp":
+        out[at] = Math.exp(out[at] as number);
+        return;
+      case "softmax": {
+        // Same operations, in the same order, as link.ts softmaxInPlace.
+        const end = at + this.outputSize;
+        let max = Number.NEGATIVE_INFINITY;
+        for (let i = at; i < end; i++) if ((out[i] as number) > max) max = out[i] as number;
+        let sum = 0;
+        for (let i = at; i < end; i++) {
+          const e = Math.exp((out[i] as number) - max);
+          out[i] = e;
+          sum += e;
+        }
+        for (let i = at; i < end; i++) out[i] = (out[i] as number) / sum;
+        return;
+      }
+      case "identity":
+        return;
+    }
+  }
+
+  /** Exact TreeSHAP contributions of one row, summing to its raw score (see shap.ts). */
+  explainRow(row: Float64Array, out: Float64Array): void {
+    treeShapOf(this.forest, this.baseScore, this.features.length).explainRow(row, out);
   }
 
   /** Total split gain per feature over all trees. */

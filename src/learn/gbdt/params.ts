@@ -2,6 +2,10 @@
  * GBDT hyperparameters with their defaults in one place, so the learner, AutoML and the
  * report all agree on what an omitted parameter means.
  */
+import { availableParallelism } from "node:os";
+import type { RegressionObjective } from "./objective.ts";
+
+const OBJECTIVES: readonly RegressionObjective[] = ["squared", "absolute", "huber", "poisson"];
 
 /** Hyperparameters of the histogram GBDT; every field is optional. */
 export interface GbdtParams {
@@ -39,6 +43,19 @@ export interface GbdtParams {
   readonly catL2?: number;
   /** Categories with fewer rows than this in a node are not placed by the ordering (go right). Default 10. */
   readonly minDataPerGroup?: number;
+  /**
+   * Regression loss: "squared" (default), "absolute" (L1, robust, predicts medians), "huber"
+   * (squared within huberDelta, absolute beyond) or "poisson" (counts ≥ 0, log link, positive
+   * predictions). Classification tasks ignore it and only accept the default.
+   */
+  readonly objective?: RegressionObjective;
+  /** Huber threshold in target units (objective "huber"). Default 1. */
+  readonly huberDelta?: number;
+  /**
+   * Threads that build histograms (1 = this thread only). Default: os.availableParallelism().
+   * The model is the same byte for byte whatever the value, so the saved model omits it.
+   */
+  readonly threads?: number;
 }
 
 /** GbdtParams with every default filled in and values clamped to their valid ranges. */
@@ -60,6 +77,9 @@ export interface ResolvedGbdtParams {
   readonly catSmooth: number;
   readonly catL2: number;
   readonly minDataPerGroup: number;
+  readonly objective: RegressionObjective;
+  readonly huberDelta: number;
+  readonly threads: number;
 }
 
 export const GBDT_DEFAULTS: ResolvedGbdtParams = {
@@ -80,6 +100,9 @@ export const GBDT_DEFAULTS: ResolvedGbdtParams = {
   catSmooth: 10,
   catL2: 10,
   minDataPerGroup: 10,
+  objective: "squared",
+  huberDelta: 1,
+  threads: Math.max(1, availableParallelism()),
 };
 
 function num(
@@ -119,6 +142,14 @@ export function resolveGbdtParams(params: GbdtParams = {}): ResolvedGbdtParams {
   }
   const subsample = num(params.subsample, d.subsample, 0, 1, "subsample");
   const colsample = num(params.colsample, d.colsample, 0, 1, "colsample");
+  const objective = params.objective ?? d.objective;
+  if (!OBJECTIVES.includes(objective)) {
+    throw new RangeError(
+      `gbdt: objective must be one of ${OBJECTIVES.map((o) => `"${o}"`).join(", ")}, got ${String(objective)}`,
+    );
+  }
+  const huberDelta = num(params.huberDelta, d.huberDelta, 0, Number.MAX_VALUE, "huberDelta");
+  if (huberDelta === 0) throw new RangeError("gbdt: huberDelta must be > 0");
   if (subsample === 0 || colsample === 0)
     throw new RangeError("gbdt: sampling fractions must be > 0");
   return {
@@ -151,5 +182,8 @@ export function resolveGbdtParams(params: GbdtParams = {}): ResolvedGbdtParams {
     catSmooth: num(params.catSmooth, d.catSmooth, 0, Number.MAX_VALUE, "catSmooth"),
     catL2: num(params.catL2, d.catL2, 0, Number.MAX_VALUE, "catL2"),
     minDataPerGroup: int(params.minDataPerGroup, d.minDataPerGroup, 1, 2 ** 31, "minDataPerGroup"),
+    objective,
+    huberDelta,
+    threads: int(params.threads, d.threads, 1, 1024, "threads"),
   };
 }

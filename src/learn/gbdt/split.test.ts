@@ -39,18 +39,7 @@ function histogramFor(X: FeatureMatrix, grad: Float64Array, hess: Float64Array) 
   const rows = Uint32Array.from({ length: n }, (_, i) => i);
   const hist = new Float64Array(binned.totalBins * 3);
   const features = Int32Array.from({ length: X.features.length }, (_, i) => i);
-  buildHistogram(
-    hist,
-    binned,
-    features,
-    rows,
-    0,
-    n,
-    grad,
-    hess,
-    new Float64Array(n),
-    new Float64Array(n),
-  );
+  buildHistogram(hist, binned, features, rows, 0, n, grad, hess, new Float64Array(2 * n));
   return { binned, hist, features };
 }
 

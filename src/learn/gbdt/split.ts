@@ -154,10 +154,13 @@ export function findNumericSplit(
   let cc = 0;
   for (let t = 1; t < binCount; t++) {
     const idx = off + t * STRIDE;
+    const c = hist[idx + 2] as number;
+    // An empty bin moves no row: its threshold splits the node exactly as the previous one
+    // did. (Small nodes leave most bins empty, so this saves most of the work there.)
+    if (c === 0) continue;
     cg += hist[idx] as number;
     ch += hist[idx + 1] as number;
-    cc += hist[idx + 2] as number;
-    if (cc === 0) continue;
+    cc += c;
     let rc = count - cc;
     // Later thresholds only shrink the right side: no valid split remains.
     if (rc < minDataInLeaf) break;

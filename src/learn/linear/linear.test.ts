@@ -3,6 +3,7 @@ import { loadModel } from "../index.ts";
 import { accuracy, predictedClasses } from "../metrics.ts";
 import { createRandom } from "../random.ts";
 import { BINARY, blobs, matrixOf, REGRESSION, uniform } from "../test-support/synthetic.ts";
+import type { FeatureMatrix, Task, TrainedModel } from "../types.ts";
 import { fitLinear, linear } from "./linear.ts";
 import { minimize } from "./optimizer.ts";
 
@@ -135,6 +136,137 @@ describe("linear", () => {
     const a = linear.fit(train.X, train.y, train.task, {}).serialize();
     const b = linear.fit(train.X, train.y, train.task, {}).serialize();
     expect(Array.from(a.arrays.weights ?? [])).toEqual(Array.from(b.arrays.weights ?? []));
+  });
+});
+
+/** Mixed binary/regression data: a numeric with missing values, a categorical, a wide numeric. */
+function mixed(n: number, seed: number, task: Task): { X: FeatureMatrix; y: Float64Array } {
+  const random = createRandom(seed);
+  const num = Float64Array.from({ length: n }, () =>
+    random.nextFloat() < 0.15 ? Number.NaN : random.nextFloat() * 10,
+  );
+  const cat = Float64Array.from({ length: n }, () =>
+    random.nextFloat() < 0.1 ? Number.NaN : random.nextInt(4),
+  );
+  const wide = uniform(n, seed + 1, 100, 300);
+  const effect = [0.5, -1, 2, 0];
+  const y = Float64Array.from(num, (v, i) => {
+    const c = cat[i] as number;
+    const score =
+      (Number.isNaN(v) ? 1 : 0.3 * v - 1.5) +
+      (Number.isNaN(c) ? -2 : (effect[c] as number)) +
+      ((wide[i] as number) - 200) / 50;
+    return task.kind === "regression"
+      ? score + random.nextFloat()
+      : score + 2 * (random.nextFloat() - 0.5) > 0
+        ? 1
+        : 0;
+  });
+  const X = matrixOf([
+    { name: "num", values: num },
+    { name: "cat", values: cat, kind: "categorical", cardinality: 5 },
+    { name: "wide", values: wide },
+  ]);
+  return { X, y };
+}
+
+function rowOf(X: FeatureMatrix, r: number): Float64Array {
+  return Float64Array.from(X.features, (_, f) => X.data[f * X.rowCount + r] as number);
+}
+
+describe("LinearModel.explainRow", () => {
+  // The margin the contributions must add up to, from the model's own prediction.
+  const margin = (model: TrainedModel, row: Float64Array, task: Task): number => {
+    const out = new Float64Array(1);
+    model.predictRow(row, out);
+    const p = out[0] as number;
+    return task.kind === "binary" ? Math.log(p / (1 - p)) : p;
+  };
+
+  for (const task of [BINARY, REGRESSION]) {
+    it(`is exact: each feature's value effect against the training average (${task.kind})`, () => {
+      const { X, y } = mixed(600, 3, task);
+      const model = fitLinear(X, y, task, { lambda: 1e-3 });
+      const width = X.features.length;
+      const out = new Float64Array(width + 1);
+      const probe = [
+        rowOf(X, 0),
+        rowOf(X, 7),
+        Float64Array.of(Number.NaN, 4, 1000), // missing, unknown-bucket code, clamped value
+        Float64Array.of(3, Number.NaN, 150),
+      ];
+      for (const row of probe) {
+        model.explainRow(row, out);
+        let total = 0;
+        for (const v of out) total += v;
+        expect(total).toBeCloseTo(margin(model, row, task), 9);
+        // Interventional SHAP of an additive model, computed from predictions alone: the
+        // average over training rows r of margin(row) − margin(row with feature f from r).
+        for (let f = 0; f < width; f++) {
+          let expected = 0;
+          const swapped = row.slice();
+          for (let r = 0; r < X.rowCount; r++) {
+            swapped[f] = X.data[f * X.rowCount + r] as number;
+            expected += margin(model, row, task) - margin(model, swapped, task);
+          }
+          expect(out[f]).toBeCloseTo(expected / X.rowCount, 8);
+        }
+      }
+    });
+  }
+
+  it("matches coef · (x − mean) in original units for a numeric regression feature", () => {
+    const n = 300;
+    const x0 = uniform(n, 1, -5, 5);
+    const x1 = uniform(n, 2, 100, 200);
+    const y = Float64Array.from(x0, (v, i) => 3 + 2 * v - 1.5 * (x1[i] as number));
+    const X = matrixOf([
+      { name: "x0", values: x0 },
+      { name: "x1", values: x1 },
+    ]);
+    const model = fitLinear(X, y, REGRESSION, { lambda: 0, tolerance: 1e-10, maxIterations: 2000 });
+    const mean = (a: Float64Array): number => a.reduce((s, v) => s + v, 0) / a.length;
+    const out = new Float64Array(3);
+    model.explainRow(Float64Array.of(1, 120), out);
+    expect(out[0]).toBeCloseTo(2 * (1 - mean(x0)), 5);
+    expect(out[1]).toBeCloseTo(-1.5 * (120 - mean(x1)), 4);
+    // The bias is the average prediction over the training rows.
+    expect(out[2]).toBeCloseTo(mean(y), 4);
+  });
+
+  it("gives each class's softmax input for multiclass", () => {
+    const train = blobs(300, 3, 3);
+    const model = fitLinear(train.X, train.y, train.task, { lambda: 1e-3 });
+    const out = new Float64Array(3 * 3);
+    const p = new Float64Array(3);
+    for (let r = 0; r < 20; r++) {
+      const row = rowOf(train.X, r);
+      model.explainRow(row, out);
+      model.predictRow(row, p);
+      const scores = [0, 1, 2].map((c) => out.subarray(c * 3, c * 3 + 3).reduce((s, v) => s + v));
+      const max = Math.max(...scores);
+      const sum = scores.reduce((s, v) => s + Math.exp(v - max), 0);
+      scores.forEach((score, c) => {
+        expect(Math.exp(score - max) / sum).toBeCloseTo(p[c] as number, 12);
+      });
+    }
+  });
+
+  it("survives serialization, and still adds up for a model saved without column means", () => {
+    const { X, y } = mixed(400, 5, BINARY);
+    const model = fitLinear(X, y, BINARY, {});
+    const serialized = model.serialize();
+    const loaded = loadModel(serialized);
+    const a = new Float64Array(4);
+    const b = new Float64Array(4);
+    const row = Float64Array.of(Number.NaN, 2, 180);
+    model.explainRow(row, a);
+    loaded.explainRow?.(row, b);
+    expect([...b]).toEqual([...a]);
+    const { columnMean: _dropped, ...older } = serialized.arrays;
+    const legacy = loadModel({ ...serialized, arrays: older });
+    legacy.explainRow?.(row, b);
+    expect(b.reduce((s, v) => s + v, 0)).toBeCloseTo(margin(model, row, BINARY), 9);
   });
 });
 

@@ -123,11 +123,29 @@ export function fitLinear(
     },
   });
   const importance = contributionSpread(design, result.x, encoding, d, k);
-  return new LinearModel(task, X.features, encoding, result.x, yMean, yScale, importance, {
-    params: { ...p },
-    iterations: result.iterations,
-    converged: result.converged,
-  });
+  return new LinearModel(
+    task,
+    X.features,
+    encoding,
+    result.x,
+    yMean,
+    yScale,
+    importance,
+    { params: { ...p }, iterations: result.iterations, converged: result.converged },
+    columnMeans(design, d),
+  );
+}
+
+/** Mean of every design column over the training rows: the reference point of explanations. */
+function columnMeans(design: SparseDesign, d: number): Float64Array {
+  const { rowCount: n, index, value } = design;
+  const means = new Float64Array(d);
+  for (let e = 0; e < index.length; e++) {
+    const col = index[e] as number;
+    means[col] = (means[col] as number) + (value[e] as number);
+  }
+  if (n > 0) for (let c = 0; c < d; c++) means[c] = (means[c] as number) / n;
+  return means;
 }
 
 function initIntercepts(task: Task, y: Labels, w: Float64Array, d: number, k: number): void {
@@ -280,6 +298,8 @@ export class LinearModel implements TrainedModel {
   private readonly width: number;
   private readonly scratch: Float64Array;
   private readonly rowBuffer: Float64Array;
+  /** Lazily computed by referenceScores (explanations only). */
+  private reference: Float64Array | undefined;
 
   constructor(
     readonly task: Task,
@@ -292,6 +312,11 @@ export class LinearModel implements TrainedModel {
     readonly yScale: number,
     private readonly importance: Float64Array,
     readonly info: LinearTrainingInfo,
+    /**
+     * Mean of each design column over the training rows, the reference of `explainRow`.
+     * Models saved before it was recorded explain against zero (see explainRow).
+     */
+    readonly columnMean?: Float64Array,
   ) {
     this.outputSize = task.kind === "multiclass" ? task.classCount : 1;
     this.width = encoding.width;
@@ -347,6 +372,83 @@ export class LinearModel implements TrainedModel {
   }
 
   /**
+   * Exact SHAP values of the linear score (which are the same under any feature dependence
+   * assumption that treats features as independent): each design column contributes
+   * w · (x − mean over training rows) in the model's standardized space, and a feature's
+   * contribution is the sum over its columns (its value column and missing indicator, or its
+   * one-hot group). The bias is the score at the column means. For regression both are scaled
+   * back to target units, so they sum to the prediction; for classification they sum to the
+   * log-odds (binary) or each class's softmax input. A model loaded from a file that predates
+   * the stored means uses mean 0 for every column: numeric columns are centered anyway, and a
+   * one-hot column then contributes its full weight.
+   */
+  explainRow(row: Float64Array, out: Float64Array): void {
+    const k = this.outputSize;
+    const w = this.weights;
+    const enc = this.encoding;
+    const d = this.width;
+    const width = this.features.length;
+    const stride = width + 1;
+    const reference = this.referenceScores();
+    const factor = this.task.kind === "regression" ? this.yScale : 1;
+    for (let f = 0; f < width; f++) {
+      const x = row[f] as number;
+      // Score of the row's own columns for this feature, minus the feature's reference.
+      let col = -1;
+      let z = 0;
+      let indicator = -1;
+      if (enc.kinds[f] === KIND_CATEGORICAL) {
+        col = categoricalColumn(enc, f, x);
+        z = 1;
+      } else if (Number.isFinite(x)) {
+        col = enc.column[f] as number;
+        z = standardize(enc, f, x);
+      } else {
+        indicator = enc.missingColumn[f] as number;
+      }
+      for (let c = 0; c < k; c++) {
+        let score = 0;
+        if (col >= 0) score += z * (w[col * k + c] as number);
+        if (indicator >= 0) score += w[indicator * k + c] as number;
+        out[c * stride + f] = factor * (score - (reference[f * k + c] as number));
+      }
+    }
+    for (let c = 0; c < k; c++) {
+      let bias = w[d * k + c] as number;
+      for (let f = 0; f < width; f++) bias += reference[f * k + c] as number;
+      out[c * stride + width] =
+        this.task.kind === "regression" ? this.yMean + this.yScale * bias : bias;
+    }
+  }
+
+  /** Per feature and output, the score of the feature's columns at their training means. */
+  private referenceScores(): Float64Array {
+    if (this.reference) return this.reference;
+    const k = this.outputSize;
+    const enc = this.encoding;
+    const width = this.features.length;
+    const w = this.weights;
+    const mean = this.columnMean;
+    const reference = new Float64Array(width * k);
+    if (mean) {
+      for (let f = 0; f < width; f++) {
+        const start = enc.column[f] as number;
+        const span = enc.kinds[f] === KIND_CATEGORICAL ? (enc.cardinality[f] as number) : 1;
+        const mc = enc.missingColumn[f] as number;
+        for (let c = 0; c < k; c++) {
+          let sum = 0;
+          for (let col = start; col < start + span; col++)
+            sum += (mean[col] as number) * (w[col * k + c] as number);
+          if (mc >= 0) sum += (mean[mc] as number) * (w[mc * k + c] as number);
+          reference[f * k + c] = sum;
+        }
+      }
+    }
+    this.reference = reference;
+    return reference;
+  }
+
+  /**
    * Coefficients of numeric features in the original units, per output (row-major features x
    * outputs; NaN for categorical features), and the matching intercepts: for rows without
    * missing values and with every categorical feature at code 0, raw score = intercept + x.w.
@@ -396,6 +498,7 @@ export class LinearModel implements TrainedModel {
       arrays: {
         weights: this.weights.slice(),
         importance: this.importance.slice(),
+        ...(this.columnMean ? { columnMean: this.columnMean.slice() } : {}),
         kinds: e.kinds.slice(),
         mean: e.mean.slice(),
         scale: e.scale.slice(),
@@ -434,6 +537,10 @@ export class LinearModel implements TrainedModel {
       width,
     };
     const weights = typed(a.weights, Float64Array, "weights");
+    const columnMean =
+      a.columnMean === undefined ? undefined : typed(a.columnMean, Float64Array, "columnMean");
+    if (columnMean && columnMean.length !== width)
+      throw new Error("linear model column means have the wrong length");
     const k = task.kind === "multiclass" ? task.classCount : 1;
     if (weights.length !== (width + 1) * k)
       throw new Error("linear model weights have the wrong length");
@@ -463,6 +570,7 @@ export class LinearModel implements TrainedModel {
       meta.yScale as number,
       typed(a.importance, Float64Array, "importance"),
       meta.info as LinearTrainingInfo,
+      columnMean,
     );
   }
 }

@@ -41,6 +41,9 @@ export function modelRoutes(ctx: ServerContext) {
           chosen: header.training.chosen,
           candidates: header.training.candidates,
           importance: header.training.importance,
+          ...(header.training.shapImportance
+            ? { shapImportance: header.training.shapImportance }
+            : {}),
         };
         return { model: detail };
       },

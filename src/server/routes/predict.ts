@@ -1,16 +1,18 @@
 /**
  * The data plane: `POST /v1/apps/{app}/predict`. One record or `{"rows": [...]}`, validated
  * against the app's contract before anything runs; every problem a caller can cause is a 4xx
- * that names the field, and nothing here changes state.
+ * that names the field, and nothing here changes state. `?explain=true` adds each prediction's
+ * explanation (exact SHAP contributions per input column).
  */
 import type { FastifyInstance } from "fastify";
 import { EncodeError } from "../../features/recipe.ts";
+import { OnnxRunError } from "../../models/onnx/onnx-predictor.ts";
 import type { Prediction } from "../../models/predictor.ts";
 import type { PredictResponseDto } from "../api-types.ts";
 import type { AppRuntime, PublishedApp } from "../app-runtime.ts";
 import type { Principal } from "../auth.ts";
 import { requirePermission } from "../auth.ts";
-import { ApiError, badRequest, notFound } from "../errors.ts";
+import { ApiError, badRequest, notFound, unprocessable } from "../errors.ts";
 import { describeErrors } from "../validation.ts";
 
 export interface PredictRouteDeps {
@@ -24,7 +26,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function predictOne(app: PublishedApp, record: Record<string, unknown>, path: string): Prediction {
+/** Query values accepted for `explain`. */
+const EXPLAIN_VALUES = ["true", "false", "1", "0"];
+
+/**
+ * Validate and predict one record. Ballast's models answer at once; an imported ONNX model
+ * answers with a promise (rows predicted in the same tick share one onnxruntime run).
+ */
+function predictOne(
+  app: PublishedApp,
+  record: Record<string, unknown>,
+  path: string,
+  explain: boolean,
+): Prediction | Promise<Prediction> {
   if (!app.validateRecord(record)) {
     const details = describeErrors(app.validateRecord.errors, path);
     throw badRequest(
@@ -33,23 +47,36 @@ function predictOne(app: PublishedApp, record: Record<string, unknown>, path: st
       details,
     );
   }
-  try {
-    return app.predictor.predict(record, {
-      unknownCategories: app.spec.contract.unknownCategories,
-    });
-  } catch (error) {
+  const callerError = (error: unknown): unknown => {
     if (error instanceof EncodeError) {
-      throw badRequest("invalid_input", error.message, [
+      return badRequest("invalid_input", error.message, [
         { path: `${path}/${error.field}`, message: error.message },
       ]);
     }
-    throw error;
+    // Inputs passed the contract, yet the imported model could not compute on them.
+    if (error instanceof OnnxRunError) return unprocessable("model_rejected_input", error.message);
+    return error;
+  };
+  try {
+    const result = app.predictor.predict(record, {
+      unknownCategories: app.spec.contract.unknownCategories,
+      explain,
+    });
+    if (!(result instanceof Promise)) return result;
+    const mapped = result.catch((error: unknown) => {
+      throw callerError(error);
+    });
+    // Marked as handled: a later row's 400 may end the request before this promise settles.
+    mapped.catch(() => {});
+    return mapped;
+  } catch (error) {
+    throw callerError(error);
   }
 }
 
 export function predictRoutes(deps: PredictRouteDeps) {
   return async (app: FastifyInstance) => {
-    app.post<{ Params: { app: string }; Querystring: Record<string, string> }>(
+    app.post<{ Params: { app: string }; Querystring: { explain?: string } }>(
       "/v1/apps/:app/predict",
       {
         schema: {
@@ -58,12 +85,31 @@ export function predictRoutes(deps: PredictRouteDeps) {
           description:
             'Send one record, or `{"rows": [...]}`. Each app\'s exact input and output schema is listed under its own path in this document.',
           params: { type: "object", properties: { app: { type: "string" } }, required: ["app"] },
+          querystring: {
+            type: "object",
+            properties: {
+              explain: {
+                type: "string",
+                enum: EXPLAIN_VALUES,
+                description:
+                  "true: add to each prediction an `explanation` whose base plus contributions (per input column) give the model's score: log-odds of the positive class (binary), the predicted class's softmax input (multiclass), or the prediction or its log (regression)",
+              },
+            },
+          },
         },
       },
       async (request, reply) => {
         const principal = requirePermission(await deps.authenticate(request.headers), "invoke");
         const published = await deps.apps.get(principal.workspaceId, request.params.app);
         if (!published) throw notFound("App", request.params.app);
+        const explain = request.query.explain === "true" || request.query.explain === "1";
+        if (explain && !published.predictor.canExplain) {
+          throw badRequest(
+            "explain_unsupported",
+            `The model behind the ${published.name} app cannot explain its predictions`,
+            [{ path: "querystring/explain", message: "is not supported by this model" }],
+          );
+        }
         const body: unknown = request.body;
         if (!isRecord(body)) {
           throw badRequest(
@@ -99,7 +145,7 @@ export function predictRoutes(deps: PredictRouteDeps) {
               `This app takes at most ${max} rows per request; got ${rows.length}`,
             );
           }
-          const predictions: Prediction[] = [];
+          const predictions: (Prediction | Promise<Prediction>)[] = [];
           for (let i = 0; i < rows.length; i++) {
             const record: unknown = rows[i];
             if (!isRecord(record)) {
@@ -107,12 +153,15 @@ export function predictRoutes(deps: PredictRouteDeps) {
                 { path: `/rows/${i}`, message: "must be an object" },
               ]);
             }
-            predictions.push(predictOne(published, record, `/rows/${i}`));
+            predictions.push(predictOne(published, record, `/rows/${i}`, explain));
           }
-          const response: PredictResponseDto = { ...base, predictions };
+          const response: PredictResponseDto = {
+            ...base,
+            predictions: await Promise.all(predictions),
+          };
           return reply.send(response);
         }
-        const prediction = predictOne(published, body, "");
+        const prediction = await predictOne(published, body, "", explain);
         const response: PredictResponseDto = { ...base, ...prediction };
         return reply.send(response);
       },

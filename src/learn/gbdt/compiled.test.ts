@@ -1,0 +1,296 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { linkInPlace } from "../link.ts";
+import type { Random } from "../random.ts";
+import { createRandom } from "../random.ts";
+import { matrixOf } from "../test-support/synthetic.ts";
+import type { FeatureInfo, FeatureMatrix, Task } from "../types.ts";
+import { BLOCK, CompiledForest, GROUP } from "./compiled.ts";
+import type { Forest, NodeDraft } from "./forest.ts";
+import { ForestBuilder, leafIndex } from "./forest.ts";
+import { fitGbdt } from "./gbdt.ts";
+import { GbdtModel } from "./model.ts";
+
+/** Thresholds and values drawn from one small pool, so rows often sit exactly on a threshold. */
+const POOL = [-2, -1, 0, 0.5, 1, 1.5, 3];
+const ODD_VALUES = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 1e300];
+
+interface Shape {
+  readonly seed: number;
+  readonly trees: number;
+  readonly outputs: number;
+  readonly maxDepth: number;
+  readonly numeric: number;
+  readonly categorical: number;
+}
+
+/** A random tree as ForestBuilder takes it: root first, children anywhere after their parent. */
+function randomTree(
+  random: Random,
+  maxDepth: number,
+  features: readonly FeatureInfo[],
+): NodeDraft[] {
+  const nodes: NodeDraft[] = [];
+  const make = (depth: number): number => {
+    const index = nodes.length;
+    const node: NodeDraft = {
+      feature: -1,
+      threshold: 0,
+      leftCodes: null,
+      defaultLeft: random.nextFloat() < 0.5,
+      left: -1,
+      right: -1,
+      value: (random.nextFloat() - 0.5) * 2 ** (random.nextInt(20) - 10),
+      gain: random.nextFloat(),
+      cover: 1 + random.nextInt(100),
+    };
+    nodes.push(node);
+    if (depth >= maxDepth || random.nextFloat() < 0.25) return index;
+    const f = random.nextInt(features.length);
+    const info = features[f] as FeatureInfo;
+    node.feature = f;
+    node.value = 0;
+    if (info.kind === "categorical") {
+      const codes: number[] = [];
+      for (let c = 0; c < (info.cardinality ?? 1); c++) if (random.nextFloat() < 0.5) codes.push(c);
+      node.leftCodes = Uint32Array.from(codes);
+    } else {
+      node.threshold = POOL[random.nextInt(POOL.length)] as number;
+    }
+    // Build the right subtree first half of the time, so children are not always in order.
+    if (random.nextFloat() < 0.5) {
+      node.left = make(depth + 1);
+      node.right = make(depth + 1);
+    } else {
+      node.right = make(depth + 1);
+      node.left = make(depth + 1);
+    }
+    return index;
+  };
+  make(0);
+  return nodes;
+}
+
+function randomCase(shape: Shape): {
+  forest: Forest;
+  features: FeatureInfo[];
+  base: Float64Array;
+  X: FeatureMatrix;
+} {
+  const random = createRandom(shape.seed);
+  const features: FeatureInfo[] = [];
+  for (let f = 0; f < shape.numeric; f++) features.push({ name: `n${f}`, kind: "numeric" });
+  for (let f = 0; f < shape.categorical; f++) {
+    // Up to 70 codes, so bitsets span several 32-bit words.
+    features.push({
+      name: `c${f}`,
+      kind: "categorical",
+      cardinality: 1 + random.nextInt(70),
+    });
+  }
+  const cardinality = Int32Array.from(features, (f) =>
+    f.kind === "categorical" ? (f.cardinality ?? 1) : 0,
+  );
+  const builder = new ForestBuilder(cardinality);
+  for (let t = 0; t < shape.trees; t++)
+    builder.addTree(randomTree(random, shape.maxDepth, features));
+  const rows = 2 * BLOCK + 7;
+  const columns = features.map((info) => {
+    const values = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const u = random.nextFloat();
+      if (info.kind === "categorical") {
+        const card = info.cardinality ?? 1;
+        // Valid codes mostly; also missing, the first invalid code, and junk.
+        values[r] =
+          u < 0.7
+            ? random.nextInt(card)
+            : ([Number.NaN, card, card + 40, -1, 0.5, 2 ** 32 + 1][random.nextInt(6)] as number);
+      } else {
+        values[r] =
+          u < 0.8
+            ? (POOL[random.nextInt(POOL.length)] as number) + (random.nextFloat() < 0.5 ? 0 : 0.25)
+            : (ODD_VALUES[random.nextInt(ODD_VALUES.length)] as number);
+      }
+    }
+    return {
+      name: info.name,
+      values,
+      kind: info.kind,
+      cardinality: info.cardinality,
+    };
+  });
+  const base = Float64Array.from({ length: shape.outputs }, () => random.nextFloat() - 0.5);
+  return { forest: builder.freeze(), features, base, X: matrixOf(columns) };
+}
+
+/** The reference: walk the serialized arrays with leafIndex, adding trees in order. */
+function referenceScores(forest: Forest, base: Float64Array, X: FeatureMatrix): Float64Array {
+  const k = base.length;
+  const n = X.rowCount;
+  const out = new Float64Array(n * k);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < k; c++) out[r * k + c] = base[c] as number;
+    for (let t = 0; t < forest.roots.length; t++) {
+      const leaf = leafIndex(forest, forest.roots[t] as number, X.data, r, n);
+      const at = r * k + (t % k);
+      out[at] = (out[at] as number) + (forest.value[leaf] as number);
+    }
+  }
+  return out;
+}
+
+function rowOf(X: FeatureMatrix, r: number): Float64Array {
+  return Float64Array.from(X.features, (_, f) => X.data[f * X.rowCount + r] as number);
+}
+
+/** Object.is per entry: identical bits (NaN and -0 included), which toEqual would blur. */
+function expectIdentical(actual: Float64Array, expected: Float64Array): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i]))
+      throw new Error(`entry ${i}: ${actual[i]} !== reference ${expected[i]}`);
+  }
+}
+
+const shapeArb = fc.record({
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  trees: fc.integer({ min: 0, max: 3 * GROUP + 3 }),
+  outputs: fc.integer({ min: 1, max: 3 }),
+  maxDepth: fc.integer({ min: 0, max: 9 }),
+  numeric: fc.integer({ min: 1, max: 4 }),
+  categorical: fc.integer({ min: 0, max: 3 }),
+});
+
+describe("CompiledForest", () => {
+  it("gives raw scores identical to the reference traversal on random forests", () => {
+    fc.assert(
+      fc.property(shapeArb, (shape) => {
+        const { forest, base, X } = randomCase(shape);
+        const expected = referenceScores(forest, base, X);
+        const compiled = new CompiledForest(forest, shape.outputs);
+        const k = shape.outputs;
+        const n = X.rowCount;
+        // Batch over a column-major matrix.
+        const batch = new Float64Array(n * k);
+        compiled.scoreMatrix(X.data, n, base, batch);
+        expectIdentical(batch, expected);
+        // One row at a time: row-major, and strided straight out of the matrix.
+        const single = new Float64Array(n * k);
+        const strided = new Float64Array(n * k);
+        for (let r = 0; r < n; r++) {
+          for (let c = 0; c < k; c++) {
+            single[r * k + c] = base[c] as number;
+            strided[r * k + c] = base[c] as number;
+          }
+          compiled.addRow(rowOf(X, r), 0, single, r * k);
+          compiled.addStrided(X.data, r, n, strided, r * k);
+        }
+        expectIdentical(single, expected);
+        expectIdentical(strided, expected);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("lays trees out depth-first with the left child next and leaves looping on themselves", () => {
+    const { forest } = randomCase({
+      seed: 3,
+      trees: 5,
+      outputs: 1,
+      maxDepth: 6,
+      numeric: 2,
+      categorical: 1,
+    });
+    const compiled = new CompiledForest(forest, 1);
+    const count = forest.feature.length;
+    // One 16-byte record per node, plus the dummy leaf that pads the last group of trees.
+    expect(compiled.words.length).toBe(4 * (count + 1));
+    expect(compiled.words[4 * count + 1]).toBe(count);
+    let leaves = 0;
+    for (let i = 0; i < count; i++) {
+      const right = compiled.words[4 * i + 1] as number;
+      if (right === i) {
+        leaves++;
+        expect(Number.isNaN(compiled.values[2 * i + 1])).toBe(true);
+      } else {
+        expect(right).toBeGreaterThan(i + 1);
+        expect(compiled.words[4 * i] as number).toBeGreaterThanOrEqual(0);
+      }
+    }
+    let expectedLeaves = 0;
+    for (const f of forest.feature) if (f < 0) expectedLeaves++;
+    expect(leaves).toBe(expectedLeaves);
+  });
+});
+
+describe("GbdtModel prediction", () => {
+  const tasks: Task[] = [
+    { kind: "binary", classCount: 2 },
+    { kind: "multiclass", classCount: 3 },
+    { kind: "regression", classCount: 0 },
+  ];
+
+  it("predictBatch and predictRow equal the reference traversal plus the link (===)", () => {
+    fc.assert(
+      fc.property(shapeArb, fc.constantFrom(...tasks), (shape, task) => {
+        const outputs = task.kind === "multiclass" ? task.classCount : 1;
+        const { forest, features, base, X } = randomCase({ ...shape, outputs });
+        const model = new GbdtModel(task, features, forest, base, {
+          rounds: shape.trees,
+          roundsRun: shape.trees,
+          params: {},
+        });
+        const expected = referenceScores(forest, base, X);
+        const out = new Float64Array(outputs);
+        for (let r = 0; r < X.rowCount; r++) {
+          const slice = expected.subarray(r * outputs, (r + 1) * outputs);
+          linkInPlace(task, slice);
+        }
+        expectIdentical(model.predictBatch(X), expected);
+        for (let r = 0; r < X.rowCount; r++) {
+          model.predictRow(rowOf(X, r), out);
+          expectIdentical(out, expected.slice(r * outputs, (r + 1) * outputs));
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("matches the reference on trained models with categorical splits and missing values", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1000 }), fc.constantFrom(...tasks), (seed, task) => {
+        const random = createRandom(seed);
+        const n = 300;
+        const num = Float64Array.from({ length: n }, () =>
+          random.nextFloat() < 0.15 ? Number.NaN : random.nextFloat(),
+        );
+        const cat = Float64Array.from({ length: n }, () =>
+          random.nextFloat() < 0.1 ? Number.NaN : random.nextInt(40),
+        );
+        const X = matrixOf([
+          { name: "num", values: num },
+          { name: "cat", values: cat, kind: "categorical", cardinality: 41 },
+        ]);
+        const k = task.kind === "multiclass" ? task.classCount : 2;
+        const y = Float64Array.from({ length: n }, (_, i) => {
+          const c = cat[i] as number;
+          const signal = (Number.isNaN(c) ? 1 : c % 3) + (Number.isNaN(num[i] as number) ? 1 : 0);
+          return task.kind === "regression" ? signal + random.nextFloat() : signal % k;
+        });
+        const model = fitGbdt(
+          X,
+          y,
+          task,
+          { rounds: 12, maxLeaves: 8, minDataInLeaf: 3, minDataPerGroup: 2 },
+          { seed },
+        );
+        const flags = model.forest.flags;
+        expect(flags.some((f) => (f & 2) !== 0)).toBe(true);
+        const expected = referenceScores(model.forest, model.baseScore, X);
+        expectIdentical(model.rawBatch(X), expected);
+      }),
+      { numRuns: 12 },
+    );
+  });
+});
