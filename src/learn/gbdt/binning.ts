@@ -144,7 +144,7 @@ export function binNumericColumn(column: Float64Array, upper: Float64Array, out:
       continue;
     }
     let c = Math.floor((v - lo) * scale);
-    c = c < 1 ? 1 : c > cells - 2 ? cells - 2 : c;
+    c = Math.min(Math.max(c, 1), cells - 2);
     let a = edge[c - 1] as number;
     let b = edge[c + 2] as number;
     // The answer is the first index i with v <= upper[i]; check it lies in [a, b].

@@ -31,10 +31,10 @@ export const gbdt: Learner<GbdtParams> = {
 };
 
 /**
- * Least work per round (rows x usable features x trees per round) for a fit to start worker
- * threads: below it, starting them and handing work over would cost more than they save.
- * Binary and regression fits parallelize only nodes big enough (see gbdt-workers.ts), so they
- * need a bigger matrix.
+ * Least work for a fit to start worker threads: below it, starting them and handing work over
+ * would cost more than they save. `nodes`: cells (rows x usable features) when large nodes'
+ * histograms are shared (only nodes big enough are, see gbdt-workers.ts); `trees`: cells x
+ * classes when a round's trees are grown in parallel.
  */
 const MIN_PARALLEL_WORK = { trees: 100_000, nodes: 262_144 } as const;
 
@@ -101,15 +101,20 @@ export function fitGbdt(
   const bag = new Uint32Array(new SharedArrayBuffer(4 * n));
   const inBag = new Uint8Array(n);
 
-  // Multiclass rounds grow their trees in parallel, unless the objective revisits each tree
-  // (renewLeaves) on this thread.
-  const byTree = k > 1 && objective.renewLeaves === undefined;
-  const work = n * usable.length * k;
   let workers = runtime.workers;
+  const threads = workers ? workers.threads : p.threads;
+  const cells = n * usable.length;
+  // Multiclass rounds grow their trees in parallel when there are enough classes for the
+  // threads (or too little data to share a node), unless the objective revisits each tree
+  // (renewLeaves) on this thread. Otherwise large nodes' histograms are shared.
+  const byTree =
+    k > 1 &&
+    objective.renewLeaves === undefined &&
+    (k >= threads || cells < MIN_PARALLEL_WORK.nodes);
   const ownWorkers =
     workers === undefined &&
     p.threads > 1 &&
-    work >= (byTree ? MIN_PARALLEL_WORK.trees : MIN_PARALLEL_WORK.nodes);
+    (byTree ? cells * k >= MIN_PARALLEL_WORK.trees : cells >= MIN_PARALLEL_WORK.nodes);
   if (ownWorkers) workers = new GbdtWorkers(p.threads - 1);
   try {
     let histograms: HistogramBuilder = new SerialHistogramBuilder(layout);

@@ -66,6 +66,8 @@ export class TreeGrower {
   private readonly rowsOut: Uint32Array;
   /** A histogram copied out of the arena for split finding. */
   private readonly histOut: Float64Array;
+  /** Row counts of all rows, for roots of trees on all rows (HistogramKernel.countTemplate). */
+  private rootCounts: Float64Array | null = null;
   private readonly catScratch = new Float64Array(256);
   private readonly keyScratch = new Float64Array(256);
 
@@ -100,6 +102,12 @@ export class TreeGrower {
       }
     }
     const pool = this.histograms.pool;
+    // A tree on all rows in order (no row sampling) starts its root from the row counts,
+    // which are the same for every such tree.
+    const n = this.binned.rowCount;
+    let allRows = bagSize === n;
+    for (let i = 0; allRows && i < n; i++) allRows = bag[i] === i;
+    if (allRows) this.rootCounts ??= this.histograms.kernel.countTemplate();
     this.histograms.kernel.stage(grad, hess);
     this.rows.set(bag.subarray(0, bagSize));
     let sumG = 0;
@@ -123,7 +131,14 @@ export class TreeGrower {
     const open: Leaf[] = [root];
     if (this.canSplit(root)) {
       root.hist = pool.acquire();
-      this.histograms.build(root.hist, features, 0, bagSize, null);
+      this.histograms.build(
+        root.hist,
+        features,
+        0,
+        bagSize,
+        null,
+        allRows ? this.rootCounts : null,
+      );
       this.evaluate(root, features);
     }
     let leafCount = 1;

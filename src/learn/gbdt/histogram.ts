@@ -336,8 +336,12 @@ export class HistogramKernel {
   private grad: Float64Array;
   private hess: Float64Array;
 
-  constructor(private readonly layout: HistogramLayout) {
-    this.wasm = instantiateHistogramKernel(layout.memory);
+  /** `native: false` forces the TypeScript kernels (tests compare the two). */
+  constructor(
+    private readonly layout: HistogramLayout,
+    native = true,
+  ) {
+    this.wasm = native ? instantiateHistogramKernel(layout.memory) : null;
     this.grad = layout.grad;
     this.hess = layout.hess;
   }
@@ -376,7 +380,9 @@ export class HistogramKernel {
 
   /**
    * Fill `hist` (an arena array) for features[from .. to) over rows[start .. start+count),
-   * whose gradients `gh` holds in row order (gather). Features must be ascending.
+   * whose gradients `gh` holds in row order (gather). Features must be ascending. With
+   * `counts` (see countTemplate), the rows must be start, start+1, ... in order and all of
+   * them: the row counts are copied from it instead of counted (same bits, less work).
    */
   accumulate(
     hist: Float64Array,
@@ -385,6 +391,7 @@ export class HistogramKernel {
     to: number,
     start: number,
     count: number,
+    counts: Float64Array | null = null,
   ): void {
     const { bins, rowCount: n, offsets, binCounts, rows, gh } = this.layout;
     const wasm = this.wasm;
@@ -406,19 +413,23 @@ export class HistogramKernel {
       return;
     }
     if (to <= from) return;
-    // One fill from the first feature's bins to the last one's: features are ascending, so the
-    // span holds only these features and unsampled ones (stale anyway, never read).
+    // One fill (or copy) from the first feature's bins to the last one's: features are
+    // ascending, so the span holds only these features and unsampled ones (stale, never read).
     const [lo, hi] = this.span(features, from, to);
-    hist.fill(0, lo, hi);
-    const r = rows.byteOffset + 4 * start;
+    if (counts) hist.set(counts.subarray(lo, hi), lo);
+    else hist.fill(0, lo, hi);
+    const r = counts ? start : rows.byteOffset + 4 * start;
     const g = gh.byteOffset;
     const b = bins.byteOffset;
     const o = hist.byteOffset;
     const col = (j: number): number => b + (features[j] as number) * n;
     const bin0 = (j: number): number => o + (offsets[features[j] as number] as number) * 24;
+    const acc8 = counts ? wasm.seq8 : wasm.acc8;
+    const acc4 = counts ? wasm.seq4 : wasm.acc4;
+    const acc1 = counts ? wasm.seq1 : wasm.acc1;
     let j = from;
     for (; j + 8 <= to; j += 8) {
-      wasm.acc8(
+      acc8(
         r,
         g,
         count,
@@ -441,7 +452,7 @@ export class HistogramKernel {
       );
     }
     for (; j + 4 <= to; j += 4) {
-      wasm.acc4(
+      acc4(
         r,
         g,
         count,
@@ -455,7 +466,22 @@ export class HistogramKernel {
         bin0(j + 3),
       );
     }
-    for (; j < to; j++) wasm.acc1(r, g, count, col(j), bin0(j));
+    for (; j < to; j++) acc1(r, g, count, col(j), bin0(j));
+  }
+
+  /**
+   * The histogram of all rows with zero gradients: every feature's row count per bin, g and h
+   * +0. The root of a tree on all rows (in order) starts from it (see accumulate). Uses `gh`
+   * and the partition, so call it before a tree's own gather.
+   */
+  countTemplate(): Float64Array {
+    const { arena, rowCount: n, offsets, gh, rows } = this.layout;
+    const template = arena.f64(this.layout.totalBins * HIST_STRIDE);
+    const all = Int32Array.from({ length: offsets.length }, (_, f) => f);
+    for (let r = 0; r < n; r++) rows[r] = r;
+    gh.fill(0, 0, 2 * n);
+    this.accumulate(template, all, 0, all.length, 0, n);
+    return template;
   }
 
   /** parent -= child over features[from .. to) (the sibling's histogram, in place). */
@@ -517,7 +543,7 @@ export interface HistogramBuilder {
   /**
    * Fill `hist` for the rows rows[start .. start+count) over `features`, from the staged
    * gradients; then, when `parent` is given, subtract `hist` from it in place so that it
-   * becomes the sibling's histogram.
+   * becomes the sibling's histogram. `counts`: see HistogramKernel.accumulate.
    */
   build(
     hist: Float64Array,
@@ -525,6 +551,7 @@ export interface HistogramBuilder {
     start: number,
     count: number,
     parent: Float64Array | null,
+    counts?: Float64Array | null,
   ): void;
 }
 
@@ -533,9 +560,13 @@ export class SerialHistogramBuilder implements HistogramBuilder {
   readonly pool: HistogramPool;
   readonly kernel: HistogramKernel;
 
-  constructor(readonly layout: HistogramLayout) {
+  /** `native: false` forces the TypeScript kernels (see HistogramKernel). */
+  constructor(
+    readonly layout: HistogramLayout,
+    native = true,
+  ) {
     this.pool = new HistogramPool(layout.arena, layout.totalBins * HIST_STRIDE);
-    this.kernel = new HistogramKernel(layout);
+    this.kernel = new HistogramKernel(layout, native);
   }
 
   build(
@@ -544,10 +575,11 @@ export class SerialHistogramBuilder implements HistogramBuilder {
     start: number,
     count: number,
     parent: Float64Array | null,
+    counts: Float64Array | null = null,
   ): void {
     const m = features.length;
     this.kernel.gather(start, count);
-    this.kernel.accumulate(hist, features, 0, m, start, count);
+    this.kernel.accumulate(hist, features, 0, m, start, count, counts);
     if (parent) this.kernel.subtract(parent, hist, features, 0, m);
   }
 }

@@ -1,14 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { createRandom } from "../random.ts";
+import { matrixOf } from "../test-support/synthetic.ts";
 import { SharedArena } from "./arena.ts";
+import { binMatrix } from "./binning.ts";
+import { TreeGrower } from "./grow.ts";
 import type { HistogramLayout } from "./histogram.ts";
 import {
   accumulateHistogram,
   gatherGradients,
   HistogramKernel,
+  histogramLayout,
   partitionRows,
+  SerialHistogramBuilder,
   subtractHistogram,
 } from "./histogram.ts";
+import { GBDT_DEFAULTS } from "./params.ts";
 import { wasmApi } from "./wasm-api.ts";
 import { histogramModule, histogramModuleBytes } from "./wasm-histogram.ts";
 
@@ -187,5 +193,53 @@ describe("SharedArena", () => {
     expect(a[3]).toBe(42);
     expect(arena.owns(a) && arena.owns(big)).toBe(true);
     expect(arena.memory.buffer.byteLength).toBeGreaterThanOrEqual(arena.size);
+  });
+});
+
+describe("tree growth with the WebAssembly kernels", () => {
+  it("grows exactly the trees the TypeScript kernels grow (all rows, sampled rows, categories)", () => {
+    const n = 3000;
+    const random = createRandom(9);
+    const columns = [];
+    for (let f = 0; f < 11; f++) {
+      const values = Float64Array.from({ length: n }, () =>
+        random.nextFloat() < 0.05 ? Number.NaN : Math.round(random.nextFloat() * 300) / 7,
+      );
+      columns.push({ name: `x${f}`, values });
+    }
+    columns.push({
+      name: "c",
+      kind: "categorical" as const,
+      cardinality: 40,
+      values: Float64Array.from({ length: n }, () => random.nextInt(40)),
+    });
+    const X = matrixOf(columns);
+    const grad = Float64Array.from({ length: n }, (_, r) => {
+      const x = X.data[r] as number;
+      return (Number.isNaN(x) ? 0.7 : Math.sin(x)) + (X.data[11 * n + r] as number) / 40 - 0.5;
+    });
+    const hess = Float64Array.from({ length: n }, () => 0.1 + random.nextFloat());
+    const binned = binMatrix(X, 255, "native", createRandom(1), new SharedArena(1 << 16));
+    const params = { ...GBDT_DEFAULTS, maxLeaves: 20, minDataInLeaf: 3 };
+    const features = Int32Array.from({ length: 12 }, (_, f) => f);
+    const all = Uint32Array.from({ length: n }, (_, i) => i);
+    const some = all.filter((r) => r % 3 !== 1);
+    const grown = (native: boolean) => {
+      const grower = new TreeGrower(
+        binned,
+        params,
+        new SerialHistogramBuilder(histogramLayout(binned), native),
+      );
+      // Twice on all rows (the second root starts from the cached row counts), then a sample.
+      return [all, all, some].map((bag) =>
+        JSON.stringify(grower.grow(grad, hess, bag, bag.length, features, 0.1).nodes, (_, v) =>
+          v instanceof Uint32Array ? Array.from(v) : Object.is(v, -0) ? "-0" : v,
+        ),
+      );
+    };
+    const wasm = grown(true);
+    expect(wasm[0]).toBe(wasm[1]);
+    expect(wasm).toEqual(grown(false));
+    expect(JSON.parse(wasm[0] as string).length).toBeGreaterThan(30);
   });
 });

@@ -138,6 +138,48 @@ function kernelBody(width: number): number[] {
 }
 
 /**
+ * Body of seq<width>: the same for rows start .. start+count in order (no row index array), and
+ * without the count channel, which the caller has filled in beforehand (the root of a tree on
+ * all rows: its counts are the same for every tree). Params start, gh, count, then (b_k, o_k).
+ */
+function sequentialBody(width: number): number[] {
+  const row = 0;
+  const gh = 1;
+  const count = 2;
+  const end = 3 + 2 * width;
+  const addr = end + 1;
+  const pair = end + 2;
+  const code: number[] = [];
+  code.push(...op.localGet(row), ...op.localGet(count), ...op.i32Add, ...op.localSet(end));
+  code.push(...op.block, ...op.localGet(count), ...op.i32Eqz, ...op.brIf(0), ...op.loop);
+  code.push(...op.localGet(gh), ...op.v128Load, ...op.localSet(pair));
+  for (let k = 0; k < width; k++) {
+    const b = 3 + 2 * k;
+    const o = b + 1;
+    // addr = o_k + 24 * bins[b_k + row]; hist[addr .. addr+16) += pair
+    code.push(...op.localGet(o), ...op.localGet(b), ...op.localGet(row), ...op.i32Add);
+    code.push(
+      ...op.i32Load8U,
+      ...op.i32Const(24),
+      ...op.i32Mul,
+      ...op.i32Add,
+      ...op.localTee(addr),
+    );
+    code.push(...op.localGet(addr), ...op.v128Load, ...op.localGet(pair), ...op.f64x2Add);
+    code.push(...op.v128Store);
+  }
+  code.push(...op.localGet(gh), ...op.i32Const(16), ...op.i32Add, ...op.localSet(gh));
+  code.push(...op.localGet(row), ...op.i32Const(1), ...op.i32Add, ...op.localTee(row));
+  code.push(...op.localGet(end), ...op.i32LtU, ...op.brIf(0), ...op.end, ...op.end, ...op.end);
+  const locals = vector([
+    [2, I32],
+    [1, V128],
+  ]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
+/**
  * part(rows, count, col, dir, scratch) -> left count: the grower's stable partition. Each row
  * r of rows[0 .. count) goes left when dir[bins[col + r]] is 1. Left rows are compacted in
  * place, right rows collected in scratch and copied after them. Branch-free: every row is
@@ -251,10 +293,34 @@ const WIDTHS = [8, 4, 1] as const;
 
 /** The kernel module's bytes. */
 export function histogramModuleBytes(): Uint8Array {
+  // Types 0..2: acc and seq of each width; then part, gath, sub.
   const types = WIDTHS.map((w) => [0x60, ...vector(Array(3 + 2 * w).fill([I32])), 0]);
   types.push([0x60, ...vector(Array(5).fill([I32])), ...vector([[I32]])]);
   types.push([0x60, ...vector(Array(5).fill([I32])), 0]);
   types.push([0x60, ...vector(Array(3).fill([I32])), 0]);
+  const t = WIDTHS.length;
+  // Functions: acc8 acc4 acc1 seq8 seq4 seq1 part gath sub.
+  const functions = [
+    ...WIDTHS.map((_, i) => [i]),
+    ...WIDTHS.map((_, i) => [i]),
+    [t],
+    [t + 1],
+    [t + 2],
+  ];
+  const exported = [
+    ...WIDTHS.map((w) => `acc${w}`),
+    ...WIDTHS.map((w) => `seq${w}`),
+    "part",
+    "gath",
+    "sub",
+  ];
+  const bodies = [
+    ...WIDTHS.map((w) => kernelBody(w)),
+    ...WIDTHS.map((w) => sequentialBody(w)),
+    partitionBody(),
+    gatherBody(),
+    subtractBody(),
+  ];
   // Import env.memory: a shared memory (limits flag 3 = shared with maximum) of 1..65536 pages.
   const memoryImport = [...name("env"), ...name("memory"), 0x02, 0x03, ...uleb(1), ...uleb(65536)];
   return Uint8Array.from([
@@ -268,28 +334,9 @@ export function histogramModuleBytes(): Uint8Array {
     0x00,
     ...section(1, vector(types)),
     ...section(2, vector([memoryImport])),
-    ...section(
-      3,
-      vector([
-        ...WIDTHS.map((_, i) => [i]),
-        [WIDTHS.length],
-        [WIDTHS.length + 1],
-        [WIDTHS.length + 2],
-      ]),
-    ),
-    ...section(
-      7,
-      vector([
-        ...WIDTHS.map((w, i) => [...name(`acc${w}`), 0x00, i]),
-        [...name("part"), 0x00, WIDTHS.length],
-        [...name("gath"), 0x00, WIDTHS.length + 1],
-        [...name("sub"), 0x00, WIDTHS.length + 2],
-      ]),
-    ),
-    ...section(
-      10,
-      vector([...WIDTHS.map((w) => kernelBody(w)), partitionBody(), gatherBody(), subtractBody()]),
-    ),
+    ...section(3, vector(functions)),
+    ...section(7, vector(exported.map((label, i) => [...name(label), 0x00, i]))),
+    ...section(10, vector(bodies)),
   ]);
 }
 
@@ -314,6 +361,9 @@ export interface WasmHistogramKernel {
   readonly acc8: (...args: number[]) => void;
   readonly acc4: (...args: number[]) => void;
   readonly acc1: (...args: number[]) => void;
+  readonly seq8: (...args: number[]) => void;
+  readonly seq4: (...args: number[]) => void;
+  readonly seq1: (...args: number[]) => void;
   readonly part: (rows: number, count: number, col: number, dir: number, scratch: number) => number;
   readonly gath: (rows: number, count: number, grad: number, hess: number, gh: number) => void;
   readonly sub: (parent: number, child: number, bytes: number) => void;
@@ -331,6 +381,6 @@ export function instantiateHistogramKernel(memory: WasmMemory): WasmHistogramKer
     return null;
   }
   const exports = instance.exports as unknown as WasmHistogramKernel;
-  const { acc8, acc4, acc1, part, gath, sub } = exports;
-  return { acc8, acc4, acc1, part, gath, sub };
+  const { acc8, acc4, acc1, seq8, seq4, seq1, part, gath, sub } = exports;
+  return { acc8, acc4, acc1, seq8, seq4, seq1, part, gath, sub };
 }

@@ -71,6 +71,7 @@ class Bound {
     const { arena, context } = this;
     const length = context.totalBins * 3;
     const parent = control[C.PARENT] as number;
+    const counts = control[C.COUNTS] as number;
     return {
       hist: arena.f64At((control[C.HIST] as number) * 8, length),
       parent: parent >= 0 ? arena.f64At(parent * 8, length) : null,
@@ -79,6 +80,7 @@ class Bound {
       group: control[C.GROUP] as number,
       start: control[C.START] as number,
       count: control[C.COUNT] as number,
+      counts: counts >= 0 ? arena.f64At(counts * 8, length) : null,
     };
   }
 

@@ -37,8 +37,12 @@ const FEATURES_PER_TASK = 4;
  * alone: waking the workers would cost more than it saves.
  */
 const MIN_PARALLEL_UPDATES = 131_072;
-/** A job that makes no progress for this long means a worker died mid-task. */
-const STALL_MS = 120_000;
+/**
+ * A job that makes no progress for this long means a worker died mid-task (a crash the main
+ * thread cannot hear of while it waits); the fit then fails instead of hanging. Far above any
+ * real task: a task is at most one tree.
+ */
+const STALL_MS = 600_000;
 
 let nextContextVersion = 1;
 
@@ -179,6 +183,7 @@ export class GbdtWorkers {
         control[C.COUNT] = job.count;
         control[C.FEATURES] = job.featureCount;
         control[C.GROUP] = job.group;
+        control[C.COUNTS] = job.counts ? job.counts.byteOffset / 8 : -1;
       },
       (t) => runHistogramTask(kernel, job, t),
     );
@@ -205,7 +210,7 @@ export class GbdtWorkers {
         control[C.FEATURES] = featureCount;
       },
       (c) => {
-        trees[c] = [...growHere(c)];
+        trees[c] = growHere(c) as NodeDraft[];
       },
     );
     for (const port of this.results) {
@@ -304,12 +309,13 @@ export class ParallelHistogramBuilder implements HistogramBuilder {
     start: number,
     count: number,
     parent: Float64Array | null,
+    counts: Float64Array | null = null,
   ): void {
     const kernel = this.kernel;
     kernel.gather(start, count);
     const m = features.length;
     if (count * m < MIN_PARALLEL_UPDATES || this.workers.readyCount === 0) {
-      kernel.accumulate(hist, features, 0, m, start, count);
+      kernel.accumulate(hist, features, 0, m, start, count, counts);
       if (parent) kernel.subtract(parent, hist, features, 0, m);
       return;
     }
@@ -322,6 +328,7 @@ export class ParallelHistogramBuilder implements HistogramBuilder {
       group: FEATURES_PER_TASK,
       start,
       count,
+      counts,
     });
   }
 }

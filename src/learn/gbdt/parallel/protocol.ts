@@ -58,8 +58,10 @@ export const C = {
   GROUP: 14,
   /** Tree job: rows in the round's bag. */
   BAG_SIZE: 15,
+  /** Histogram job: the row-count template (float64 index), or -1 (see accumulate). */
+  COUNTS: 16,
   /** First claim word; claim word t is CLAIMS + t. */
-  CLAIMS: 16,
+  CLAIMS: 20,
 } as const;
 
 export const JOB_HISTOGRAM = 1;
@@ -127,6 +129,8 @@ export interface HistogramJob {
   readonly group: number;
   readonly start: number;
   readonly count: number;
+  /** Row counts to start from (a tree's root on all rows), or null. */
+  readonly counts: Float64Array | null;
 }
 
 /**
@@ -136,7 +140,7 @@ export interface HistogramJob {
 export function runHistogramTask(kernel: HistogramKernel, job: HistogramJob, task: number): void {
   const from = task * job.group;
   const to = Math.min(job.featureCount, from + job.group);
-  kernel.accumulate(job.hist, job.features, from, to, job.start, job.count);
+  kernel.accumulate(job.hist, job.features, from, to, job.start, job.count, job.counts);
   if (job.parent) kernel.subtract(job.parent, job.hist, job.features, from, to);
 }
 
