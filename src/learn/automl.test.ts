@@ -84,6 +84,20 @@ describe("automl", () => {
     expect(result.model.outputSize).toBe(1);
   });
 
+  it("passes threads to the GBDT fits: the model is the same byte for byte", async () => {
+    // 100k rows x 3 features is above the work a GBDT fit needs to start worker threads.
+    const { X, y, task } = xorData(100_000, 3);
+    const options = { timeBudgetMs: 1, seed: 3, folds: 2 };
+    const one = await automl(X, y, task, { ...options, threads: 1 });
+    const two = await automl(X, y, task, { ...options, threads: 2 });
+    expect(two.candidates.map((c) => c.params)).toEqual(one.candidates.map((c) => c.params));
+    expect(JSON.stringify(two.candidates[0]?.params)).not.toContain("threads");
+    const bytes = (model: typeof one.model): number[] =>
+      Object.values(model.serialize().arrays).flatMap((a) => Array.from(a));
+    expect(bytes(two.model)).toEqual(bytes(one.model));
+    await expect(automl(X, y, task, { ...options, threads: 0 })).rejects.toThrow(/threads/);
+  });
+
   it("stops when aborted and rejects unknown metrics", async () => {
     const { X, y, task } = xorData(300, 2);
     const controller = new AbortController();

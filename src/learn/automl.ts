@@ -41,6 +41,11 @@ export interface AutoMLOptions {
   readonly folds?: number;
   readonly onProgress?: (progress: AutoMLProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Threads for each GBDT fit (default: the GBDT's own default, every core). It is a runtime
+   * setting: models are identical for any value, and it is not reported in the params.
+   */
+  readonly threads?: number;
 }
 
 /** One evaluated candidate. */
@@ -224,6 +229,12 @@ export async function automl(
   }
   const seed = options.seed ?? 0;
   const signal = options.signal;
+  const threads = options.threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new RangeError(`threads must be an integer >= 1, got ${threads}`);
+  }
+  const withThreads = (plan: Plan, params: Record<string, unknown>): Record<string, unknown> =>
+    plan.learner === "gbdt" && threads !== undefined ? { ...params, threads } : params;
   if (X.rowCount < 10) throw new RangeError(`automl needs at least 10 rows, got ${X.rowCount}`);
 
   const holdout = trainTestSplit(y, task, { testFraction: HOLDOUT_FRACTION, seed });
@@ -267,30 +278,37 @@ export async function automl(
     let abandoned = false;
     let cv: CrossValidationResult;
     try {
-      cv = await crossValidate(trainX, trainY, task, learnerOf(plan), plan.params, {
-        splits,
-        seed: deriveSeed(seed, 100 + i),
-        maxFolds: foldsToRun,
-        ...(signal ? { signal } : {}),
-        ...(plan.learner === "gbdt" ? { validationFraction: VALIDATION_FRACTION } : {}),
-        onFold: (fold, index) => {
-          if (first && index === 0) {
-            // Fit the first candidate's folds into a share of the budget; later candidates
-            // use the same (first) folds so their scores stay comparable.
-            const affordable = Math.floor(
-              (FIRST_CANDIDATE_SHARE * budget) / Math.max(fold.fitMs, 1),
-            );
-            foldsToRun = Math.max(1, Math.min(folds, affordable));
-          }
-          progress(`${label(plan)}: fold ${index + 1} of ${foldsToRun} done`);
-          if (index + 1 >= foldsToRun) return false;
-          if (!first && elapsed() + refitReserveMs(best, plan, evaluated, folds) > budget) {
-            abandoned = true;
-            return false;
-          }
-          return true;
+      cv = await crossValidate(
+        trainX,
+        trainY,
+        task,
+        learnerOf(plan),
+        withThreads(plan, plan.params),
+        {
+          splits,
+          seed: deriveSeed(seed, 100 + i),
+          maxFolds: foldsToRun,
+          ...(signal ? { signal } : {}),
+          ...(plan.learner === "gbdt" ? { validationFraction: VALIDATION_FRACTION } : {}),
+          onFold: (fold, index) => {
+            if (first && index === 0) {
+              // Fit the first candidate's folds into a share of the budget; later candidates
+              // use the same (first) folds so their scores stay comparable.
+              const affordable = Math.floor(
+                (FIRST_CANDIDATE_SHARE * budget) / Math.max(fold.fitMs, 1),
+              );
+              foldsToRun = Math.max(1, Math.min(folds, affordable));
+            }
+            progress(`${label(plan)}: fold ${index + 1} of ${foldsToRun} done`);
+            if (index + 1 >= foldsToRun) return false;
+            if (!first && elapsed() + refitReserveMs(best, plan, evaluated, folds) > budget) {
+              abandoned = true;
+              return false;
+            }
+            return true;
+          },
         },
-      });
+      );
     } catch (error) {
       if (signal?.aborted) throw error;
       lastError = error;
@@ -346,7 +364,7 @@ export async function automl(
   progress(`refitting ${label(winner.plan)} on the training rows to score the hold-out`);
   await yieldToEventLoop();
   const fitSeed = deriveSeed(seed, 2);
-  const holdoutModel = learner.fit(trainX, trainY, task, finalParams, {
+  const holdoutModel = learner.fit(trainX, trainY, task, withThreads(winner.plan, finalParams), {
     seed: fitSeed,
     ...(signal ? { signal } : {}),
   });
@@ -356,7 +374,7 @@ export async function automl(
   const holdoutMetrics = evaluate(task, holdoutY, holdoutPredictions);
   progress(`refitting ${label(winner.plan)} on all rows`);
   await yieldToEventLoop();
-  const model = learner.fit(X, y, task, finalParams, {
+  const model = learner.fit(X, y, task, withThreads(winner.plan, finalParams), {
     seed: fitSeed,
     ...(signal ? { signal } : {}),
   });
