@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import statistics
 import time
 
 import numpy as np
@@ -54,6 +55,21 @@ def load(prefix):
     y_train = take(n_train).copy()
     x_test = np.ascontiguousarray(take(width * n_test).reshape(width, n_test).T)
     return meta, x_train, y_train, x_test
+
+
+def timed_fit(fit):
+    """Median wall time of the fit: fits shorter than 3 s are repeated (up to 5 in all, about
+    10 s at most) so one slow moment on a shared machine does not decide the ratio. Returns the
+    last model and the median seconds."""
+    times = []
+    model = None
+    while True:
+        t0 = time.perf_counter()
+        model = fit()
+        times.append(time.perf_counter() - t0)
+        if times[-1] >= 3.0 or len(times) >= 5 or sum(times) >= 10.0:
+            break
+    return model, statistics.median(times)
 
 
 def timed_batch(predict, x):
@@ -109,12 +125,13 @@ def run_xgboost(meta, x_train, y_train, x_test, threads, rounds):
         params["num_class"] = task["classCount"]
     else:
         params["objective"] = "reg:squarederror"
-    t0 = time.perf_counter()
-    dtrain = xgb.DMatrix(
-        x_train, label=y_train, feature_types=types, enable_categorical=True, nthread=threads
-    )
-    booster = xgb.train(params, dtrain, num_boost_round=rounds)
-    train_s = time.perf_counter() - t0
+    def fit():
+        dtrain = xgb.DMatrix(
+            x_train, label=y_train, feature_types=types, enable_categorical=True, nthread=threads
+        )
+        return xgb.train(params, dtrain, num_boost_round=rounds)
+
+    booster, train_s = timed_fit(fit)
     booster.set_param({"nthread": threads})
 
     def predict(x):
@@ -146,10 +163,7 @@ def run_sklearn(meta, x_train, y_train, x_test, threads, rounds):
         if task["kind"] == "regression"
         else HistGradientBoostingClassifier
     )
-    model = model_type(**settings)
-    t0 = time.perf_counter()
-    model.fit(x_train, y_train)
-    train_s = time.perf_counter() - t0
+    model, train_s = timed_fit(lambda: model_type(**settings).fit(x_train, y_train))
     if task["kind"] == "regression":
         predict = model.predict
     elif task["kind"] == "binary":

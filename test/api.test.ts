@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHURN_RECORD } from "./helpers/churn.ts";
 import { api, CHURN_CSV, type Json, startTestServer, type TestServer } from "./helpers/server.ts";
 import {
   createTestPostgresDatabase,
@@ -18,27 +19,6 @@ for (const dialect of DIALECTS) {
     let server: TestServer;
     let call: ReturnType<typeof api>;
     let database: TestPostgresDatabase | undefined;
-    const churnRecord = {
-      female: 1,
-      senior_citizen: 0,
-      partner: 1,
-      dependents: 0,
-      tenure: 1,
-      phone_service: 0,
-      multiple_lines: "No phone service",
-      internet_service: "DSL",
-      online_security: "No",
-      online_backup: "Yes",
-      device_protection: "No",
-      tech_support: "No",
-      streaming_tv: "No",
-      streaming_movies: "No",
-      contract: "Month-to-month",
-      paperless_billing: 1,
-      payment_method: "Electronic check",
-      monthly_charges: 29.85,
-      total_charges: 29.85,
-    };
 
     async function upload(name: string, body: string | Buffer, fileName: string) {
       const response = await fetch(
@@ -113,7 +93,11 @@ for (const dialect of DIALECTS) {
       });
 
       it("predicts one record with class probabilities, versions and a request id", async () => {
-        const { status, json, headers } = await call("POST", "/v1/apps/churn/predict", churnRecord);
+        const { status, json, headers } = await call(
+          "POST",
+          "/v1/apps/churn/predict",
+          CHURN_RECORD,
+        );
         expect(status).toBe(200);
         expect(["No", "Yes"]).toContain(json.prediction);
         expect(json.probabilities.No + json.probabilities.Yes).toBeCloseTo(1, 9);
@@ -124,7 +108,7 @@ for (const dialect of DIALECTS) {
       });
 
       it("predicts a batch of rows", async () => {
-        const rows = [churnRecord, { ...churnRecord, tenure: 70, contract: "Two year" }];
+        const rows = [CHURN_RECORD, { ...CHURN_RECORD, tenure: 70, contract: "Two year" }];
         const { status, json } = await call("POST", "/v1/apps/churn/predict", { rows });
         expect(status).toBe(200);
         expect(json.predictions).toHaveLength(2);
@@ -136,14 +120,14 @@ for (const dialect of DIALECTS) {
 
       it("accepts null for a field that had missing values in training", async () => {
         const { status } = await call("POST", "/v1/apps/churn/predict", {
-          ...churnRecord,
+          ...CHURN_RECORD,
           total_charges: null,
         });
         expect(status).toBe(200);
       });
 
       it("scores an unseen category in the unknown bucket by default, and refuses it when configured", async () => {
-        const record = { ...churnRecord, payment_method: "Carrier pigeon" };
+        const record = { ...CHURN_RECORD, payment_method: "Carrier pigeon" };
         expect((await call("POST", "/v1/apps/churn/predict", record)).status).toBe(200);
         const strict = await call("POST", "/v1/apps/churn-strict/predict", record);
         expect(strict.status).toBe(400);
@@ -192,13 +176,13 @@ for (const dialect of DIALECTS) {
           });
           expect(r.status).toBe(400);
         }
-        const r = await predict({ ...churnRecord, tenure: "NaN" });
+        const r = await predict({ ...CHURN_RECORD, tenure: "NaN" });
         expect(r.status).toBe(400);
         expect(r.json.error.details[0].path).toBe("/tenure");
       });
 
       it("wrong types name the field", async () => {
-        const r = await predict({ ...churnRecord, monthly_charges: "lots" });
+        const r = await predict({ ...CHURN_RECORD, monthly_charges: "lots" });
         expect(r.status).toBe(400);
         expect(r.json.error.details).toContainEqual({
           path: "/monthly_charges",
@@ -207,27 +191,27 @@ for (const dialect of DIALECTS) {
       });
 
       it("missing required fields name the field", async () => {
-        const { tenure: _t, ...rest } = churnRecord;
+        const { tenure: _t, ...rest } = CHURN_RECORD;
         const r = await predict(rest);
         expect(r.status).toBe(400);
         expect(r.json.error.details).toContainEqual({ path: "/tenure", message: "is required" });
       });
 
       it("extra fields are refused", async () => {
-        const r = await predict({ ...churnRecord, favourite_colour: "green" });
+        const r = await predict({ ...CHURN_RECORD, favourite_colour: "green" });
         expect(r.status).toBe(400);
         expect(r.json.error.details[0].path).toBe("/favourite_colour");
       });
 
       it("a row in a batch is named by index", async () => {
-        const r = await predict({ rows: [churnRecord, { ...churnRecord, tenure: "x" }] });
+        const r = await predict({ rows: [CHURN_RECORD, { ...CHURN_RECORD, tenure: "x" }] });
         expect(r.status).toBe(400);
         expect(r.json.error.details[0].path).toBe("/rows/1/tenure");
       });
 
       it("too many rows", async () => {
         const r = await predict(
-          { rows: Array.from({ length: 6 }, () => churnRecord) },
+          { rows: Array.from({ length: 6 }, () => CHURN_RECORD) },
           "churn-strict",
         );
         expect(r.status).toBe(413);
@@ -235,7 +219,7 @@ for (const dialect of DIALECTS) {
       });
 
       it("oversized bodies", async () => {
-        const big = JSON.stringify({ rows: Array.from({ length: 4000 }, () => churnRecord) });
+        const big = JSON.stringify({ rows: Array.from({ length: 4000 }, () => CHURN_RECORD) });
         expect(big.length).toBeGreaterThan(1024 * 1024);
         const r = await call("POST", "/v1/apps/churn/predict", big, {
           "content-type": "application/json",
@@ -253,17 +237,17 @@ for (const dialect of DIALECTS) {
       });
 
       it("unknown app", async () => {
-        const r = await predict(churnRecord, "no-such-app");
+        const r = await predict(CHURN_RECORD, "no-such-app");
         expect(r.status).toBe(404);
         expect(r.json.error.message).toContain("no-such-app");
       });
 
       it("missing and wrong API keys", async () => {
         expect(
-          (await api(server, undefined)("POST", "/v1/apps/churn/predict", churnRecord)).status,
+          (await api(server, undefined)("POST", "/v1/apps/churn/predict", CHURN_RECORD)).status,
         ).toBe(401);
         expect(
-          (await api(server, "blst_wrong")("POST", "/v1/apps/churn/predict", churnRecord)).status,
+          (await api(server, "blst_wrong")("POST", "/v1/apps/churn/predict", CHURN_RECORD)).status,
         ).toBe(401);
         expect((await api(server, undefined)("GET", "/v1/datasets")).status).toBe(401);
       });
@@ -272,18 +256,18 @@ for (const dialect of DIALECTS) {
         const invoker = await call("POST", "/v1/keys", { role: "invoker", name: "app caller" });
         expect(invoker.status).toBe(201);
         const asInvoker = api(server, invoker.json.secret);
-        expect((await asInvoker("POST", "/v1/apps/churn/predict", churnRecord)).status).toBe(200);
+        expect((await asInvoker("POST", "/v1/apps/churn/predict", CHURN_RECORD)).status).toBe(200);
         const denied = await asInvoker("POST", "/v1/train", { dataset: "churn", target: "churn" });
         expect(denied.status).toBe(403);
         expect(denied.json.error.message).toContain("invoker");
         const viewer = await call("POST", "/v1/keys", { role: "viewer" });
         const asViewer = api(server, viewer.json.secret);
         expect((await asViewer("GET", "/v1/apps")).status).toBe(200);
-        expect((await asViewer("POST", "/v1/apps/churn/predict", churnRecord)).status).toBe(403);
+        expect((await asViewer("POST", "/v1/apps/churn/predict", CHURN_RECORD)).status).toBe(403);
         expect((await asViewer("POST", "/v1/keys", { role: "admin" })).status).toBe(403);
         // A revoked key stops working.
         expect((await call("DELETE", `/v1/keys/${invoker.json.key.id}`)).status).toBe(204);
-        expect((await asInvoker("POST", "/v1/apps/churn/predict", churnRecord)).status).toBe(401);
+        expect((await asInvoker("POST", "/v1/apps/churn/predict", CHURN_RECORD)).status).toBe(401);
       });
 
       it("bad files register nothing", async () => {

@@ -1,43 +1,14 @@
 /**
  * The `ballast` CLI against a real server: the README's tour, and clear errors with exit 1.
  */
-import { execFile } from "node:child_process";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliFor } from "./helpers/cli.ts";
 import { CHURN_CSV, startTestServer, type TestServer } from "./helpers/server.ts";
 
-const run = promisify(execFile);
 let server: TestServer;
 
-async function ballast(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "--url",
-        server.url,
-        "--api-key",
-        server.adminKey,
-        ...args,
-      ],
-      { env: { ...process.env, NO_COLOR: "1" }, timeout: 120_000 },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof e.code === "number" ? e.code : 1,
-      stdout: e.stdout ?? "",
-      stderr: e.stderr ?? "",
-    };
-  }
-}
+const ballast = cliFor(() => server);
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -131,15 +102,9 @@ describe("CLI errors", () => {
   });
 
   it("an unreachable server", async () => {
-    const r = await run(process.execPath, [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "--url",
-      "http://127.0.0.1:9",
-      "apps",
-    ]).catch((e: { code: number; stderr: string }) => e);
-    expect((r as { code: number }).code).toBe(1);
-    expect((r as { stderr: string }).stderr).toContain("Cannot reach Ballast");
+    const unreachable = cliFor(() => ({ ...server, url: "http://127.0.0.1:9" }));
+    const r = await unreachable("apps");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Cannot reach Ballast");
   });
 });

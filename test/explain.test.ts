@@ -6,29 +6,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRandom } from "../src/learn/random.ts";
+import { CHURN_RECORD } from "./helpers/churn.ts";
 import { api, CHURN_CSV, type Json, startTestServer, type TestServer } from "./helpers/server.ts";
-
-const churnRecord = {
-  female: 1,
-  senior_citizen: 0,
-  partner: 1,
-  dependents: 0,
-  tenure: 1,
-  phone_service: 0,
-  multiple_lines: "No phone service",
-  internet_service: "DSL",
-  online_security: "No",
-  online_backup: "Yes",
-  device_protection: "No",
-  tech_support: "No",
-  streaming_tv: "No",
-  streaming_movies: "No",
-  contract: "Month-to-month",
-  paperless_billing: 1,
-  payment_method: "Electronic check",
-  monthly_charges: 29.85,
-  total_charges: 29.85,
-};
 
 /** A generated table with a date column, a category, a number with gaps, and two targets. */
 function subscriptionsCsv(rows: number): string {
@@ -112,12 +91,16 @@ describe("explanations", () => {
   });
 
   it("explains a binary prediction: base + contributions = logit of the returned probability", async () => {
-    const { status, json } = await call("POST", "/v1/apps/churn/predict?explain=true", churnRecord);
+    const { status, json } = await call(
+      "POST",
+      "/v1/apps/churn/predict?explain=true",
+      CHURN_RECORD,
+    );
     expect(status).toBe(200);
     const { explanation } = json;
     expect(explanation.class).toBe("Yes");
     expect(explanation.scale).toBe("log-odds");
-    expect(Object.keys(explanation.contributions).sort()).toEqual(Object.keys(churnRecord).sort());
+    expect(Object.keys(explanation.contributions).sort()).toEqual(Object.keys(CHURN_RECORD).sort());
     const p = json.probabilities.Yes;
     expect(explanation.base + sum(explanation.contributions)).toBeCloseTo(Math.log(p / (1 - p)), 9);
     // A one-month, month-to-month customer: the contract pushes towards churn.
@@ -126,9 +109,9 @@ describe("explanations", () => {
 
   it("explains every row of a batch, and a missing value too", async () => {
     const rows = [
-      churnRecord,
-      { ...churnRecord, tenure: 70, contract: "Two year", total_charges: null },
-      { ...churnRecord, payment_method: "Carrier pigeon" },
+      CHURN_RECORD,
+      { ...CHURN_RECORD, tenure: 70, contract: "Two year", total_charges: null },
+      { ...CHURN_RECORD, payment_method: "Carrier pigeon" },
     ];
     const { status, json } = await call("POST", "/v1/apps/churn/predict?explain=1", { rows });
     expect(status).toBe(200);
@@ -144,14 +127,14 @@ describe("explanations", () => {
   });
 
   it("adds nothing without the flag or with explain=false, and refuses other values", async () => {
-    const plain = await call("POST", "/v1/apps/churn/predict", churnRecord);
+    const plain = await call("POST", "/v1/apps/churn/predict", CHURN_RECORD);
     expect(plain.status).toBe(200);
     expect(plain.json.explanation).toBeUndefined();
-    const off = await call("POST", "/v1/apps/churn/predict?explain=false", churnRecord);
+    const off = await call("POST", "/v1/apps/churn/predict?explain=false", CHURN_RECORD);
     expect(off.json.explanation).toBeUndefined();
     expect(off.json.probabilities).toEqual(plain.json.probabilities);
     for (const value of ["maybe", "TRUE", ""]) {
-      const bad = await call("POST", `/v1/apps/churn/predict?explain=${value}`, churnRecord);
+      const bad = await call("POST", `/v1/apps/churn/predict?explain=${value}`, CHURN_RECORD);
       expect(bad.status).toBe(400);
       expect(JSON.stringify(bad.json.error)).toContain("explain");
     }

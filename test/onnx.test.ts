@@ -4,11 +4,9 @@
  * file, and a hand-built MLP with a declared schema), publish and call them through the same
  * predict route; refusals are 4xx that name the problem and register nothing.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rowRecord } from "../src/data/frame.ts";
@@ -22,13 +20,12 @@ import {
   mlpByHand,
   mlpFile,
 } from "../src/models/onnx/test-support.ts";
+import { cliFor } from "./helpers/cli.ts";
 import { api, CHURN_CSV, type Json, startTestServer, type TestServer } from "./helpers/server.ts";
 import {
   createTestPostgresDatabase,
   type TestPostgresDatabase,
 } from "./registry-postgres-setup.ts";
-
-const run = promisify(execFile);
 
 let server: TestServer;
 let call: ReturnType<typeof api>;
@@ -43,34 +40,7 @@ async function churnRecords(count: number): Promise<Record<string, unknown>[]> {
   });
 }
 
-async function ballast(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "--url",
-        server.url,
-        "--api-key",
-        server.adminKey,
-        ...args,
-      ],
-      { env: { ...process.env, NO_COLOR: "1" }, timeout: 120_000 },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof e.code === "number" ? e.code : 1,
-      stdout: e.stdout ?? "",
-      stderr: e.stderr ?? "",
-    };
-  }
-}
+const ballast = cliFor(() => server);
 
 async function exportBytes(ref: string) {
   const response = await fetch(new URL(`/v1/models/${ref}/export?format=onnx`, server.url), {
