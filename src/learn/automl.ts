@@ -64,6 +64,11 @@ export interface AutoMLCandidate {
 export interface AutoMLResult {
   /** The winner refitted on every row. */
   readonly model: TrainedModel;
+  /**
+   * The winner fitted on the 80% only: the model the hold-out metrics and predictions are of,
+   * for examples that must not have been seen in training.
+   */
+  readonly holdoutModel: TrainedModel;
   readonly chosen: { readonly learner: string; readonly params: Record<string, unknown> };
   readonly metric: string;
   /** Mean CV metrics of the winner. */
@@ -383,6 +388,7 @@ export async function automl(
   );
   return {
     model,
+    holdoutModel,
     chosen: {
       learner: winner.plan.learner,
       params: winner.plan.logTarget ? { ...finalParams, targetTransform: "log" } : finalParams,

@@ -80,6 +80,16 @@ export class Predictor {
     return this.artifact.header.task;
   }
 
+  /**
+   * Run the model once on a row of missing values, so work a model defers to its first
+   * prediction (the GBDT compiles its prediction kernel then: up to a few hundred ms for
+   * large forests) happens when an app is loaded, not inside a caller's request.
+   */
+  warm(): void {
+    this.row.fill(Number.NaN);
+    this.model.predictRow(this.row, this.out);
+  }
+
   /** Whether `predict(record, { explain: true })` works for this model. */
   get canExplain(): boolean {
     return this.model.explainRow !== undefined;

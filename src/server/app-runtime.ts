@@ -117,5 +117,7 @@ export class AppRuntime {
 export async function loadPredictor(bytes: Uint8Array): Promise<Predictor | OnnxPredictor> {
   const artifact = decodeArtifact(bytes);
   if (artifact.model.learner === ONNX_LEARNER) return OnnxPredictor.create(artifact);
-  return new Predictor(artifact);
+  const predictor = new Predictor(artifact);
+  predictor.warm();
+  return predictor;
 }

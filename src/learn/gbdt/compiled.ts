@@ -1,7 +1,8 @@
 /**
- * The forest compiled for prediction. The serialized `Forest` arrays stay the source of truth
- * (SHAP and ONNX export read them); when a model is loaded this module lays the same trees out
- * again for speed:
+ * The forest compiled for prediction in TypeScript: the fallback scorer where the WebAssembly
+ * kernel of wasm-predict.ts cannot run (see compileForest below). The serialized `Forest`
+ * arrays stay the source of truth (SHAP and ONNX export read them); this module lays the same
+ * trees out again for speed:
  *
  * - Each tree is written depth-first (pre-order), so a node's left child is the next node and
  *   only the right child's index is stored. A node is one 16-byte record, so a step touches
@@ -32,6 +33,36 @@
  */
 import type { Forest } from "./forest.ts";
 import { FLAG_CATEGORICAL, FLAG_DEFAULT_LEFT } from "./forest.ts";
+import { WasmForest } from "./wasm-predict.ts";
+
+/**
+ * What a model predicts with: the WebAssembly kernel over coded rows (wasm-predict.ts), or
+ * this module's TypeScript kernel where that cannot run (no WebAssembly, BALLAST_GBDT_WASM=0,
+ * a forest the coding cannot express). Both give the reference's scores to the bit.
+ */
+export interface ForestScorer {
+  /** Trees in the forest. */
+  readonly trees: number;
+  /** Raw scores per row. */
+  readonly outputs: number;
+  /** Add every tree's output for row[base .. base + width) to out[at .. at + outputs). */
+  addRow(row: Float64Array, base: number, out: Float64Array, at?: number): void;
+  /** addRow for feature f at data[base + f * stride]. */
+  addStrided(
+    data: Float64Array,
+    base: number,
+    stride: number,
+    out: Float64Array,
+    at?: number,
+  ): void;
+  /** Raw scores of a column-major matrix of n rows into out (row-major), from baseScore. */
+  scoreMatrix(data: Float64Array, n: number, baseScore: Float64Array, out: Float64Array): void;
+}
+
+/** The fastest scorer that runs here for `forest`. */
+export function compileForest(forest: Forest, outputs: number): ForestScorer {
+  return WasmForest.create(forest, outputs) ?? new CompiledForest(forest, outputs);
+}
 
 /** Rows per block in batch prediction. */
 export const BLOCK = 64;
@@ -44,7 +75,7 @@ const KIND_BITS = 2;
 const MAX_FEATURES = 1 << 28;
 
 /** The compact, depth-first, prediction-only layout of a forest (see the module comment). */
-export class CompiledForest {
+export class CompiledForest implements ForestScorer {
   /**
    * Node i's meta (feature << 2 | kind) is words[4i], its right child words[4i + 1], and a
    * categorical node's bitset offset words[4i + 2].

@@ -1,13 +1,15 @@
 /**
  * A trained GBDT: the flat forest plus the constant base score, predicting with no allocation
  * per row. Serializes to a JSON header and the forest's typed arrays, and loads back to a
- * model whose predictions are bit-for-bit the same. Prediction runs on a `CompiledForest`
- * built from the serialized arrays when the model is constructed (see compiled.ts).
+ * model whose predictions are bit-for-bit the same. Prediction runs on a scorer compiled from
+ * the serialized arrays on first use (the WebAssembly kernel of wasm-predict.ts, or the
+ * TypeScript one of compiled.ts where that cannot run).
  */
 import { checkSameFeatures } from "../feature-matrix.ts";
 import { sigmoid } from "../link.ts";
 import type { FeatureInfo, FeatureMatrix, SerializedModel, Task, TrainedModel } from "../types.ts";
-import { CompiledForest } from "./compiled.ts";
+import type { ForestScorer } from "./compiled.ts";
+import { compileForest } from "./compiled.ts";
 import type { Forest } from "./forest.ts";
 import { FLAG_CATEGORICAL } from "./forest.ts";
 import type { RegressionObjective } from "./objective.ts";
@@ -45,8 +47,7 @@ export class GbdtModel implements TrainedModel {
   readonly outputSize: number;
   /** Raw scores → outputs; "exp" for Poisson models (ONNX export needs it too). */
   readonly link: GbdtLink;
-  /** The prediction layout of `forest`, built once here. */
-  readonly compiled: CompiledForest;
+  private scorer: ForestScorer | null = null;
 
   constructor(
     readonly task: Task,
@@ -58,7 +59,20 @@ export class GbdtModel implements TrainedModel {
   ) {
     this.outputSize = baseScore.length;
     this.link = linkOf(task, info.params.objective);
-    this.compiled = new CompiledForest(forest, this.outputSize);
+  }
+
+  /**
+   * The prediction layout of `forest`, compiled on first use: models that are only trained and
+   * serialized (AutoML candidates, worker results) never pay for it.
+   */
+  /** Whether the prediction kernel has been built yet (it is built on first prediction). */
+  get isCompiled(): boolean {
+    return this.scorer !== null;
+  }
+
+  get compiled(): ForestScorer {
+    if (this.scorer === null) this.scorer = compileForest(this.forest, this.outputSize);
+    return this.scorer;
   }
 
   /** Boosting rounds in the model (AutoML reuses it when refitting without validation). */
