@@ -1,10 +1,32 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "ballast",
+          include: ["src/**/*.test.ts", "test/**/*.test.ts", "web/src/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/studio/**"],
+        },
+      },
+      {
+        // Browser tests: Debian's Chromium against a real server; the global setup builds the
+        // Studio first when dist/web is missing or older than web/.
+        extends: true,
+        test: {
+          name: "studio",
+          include: ["test/studio/**/*.test.ts"],
+          globalSetup: ["test/studio/global-setup.ts"],
+          testTimeout: 180_000,
+          // Each file drives a browser and trains models: one at a time on a 2-core machine.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

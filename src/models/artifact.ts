@@ -22,6 +22,7 @@ import type { ColumnSchema } from "../data/frame.ts";
 import type { Recipe } from "../features/recipe.ts";
 import type { SerializedModel, Task } from "../learn/types.ts";
 import type { Baseline } from "./baseline.ts";
+import type { TrainingReport } from "./report-types.ts";
 
 export const ARTIFACT_MAGIC = "BALLAST\0";
 export const ARTIFACT_FORMAT_VERSION = 1;
@@ -64,6 +65,8 @@ export interface TrainingSummary {
     readonly rows: number;
     readonly features: readonly { readonly feature: string; readonly importance: number }[];
   };
+  /** Hold-out charts and sample predictions (src/models/report.ts); absent in older artifacts. */
+  readonly report?: TrainingReport;
 }
 
 export interface ArtifactHeader {

@@ -3,7 +3,6 @@
  * training worker and by tests; it does no I/O itself, so callers decide where bytes go.
  */
 import type { Frame, Schema } from "../data/frame.ts";
-import { fitRecipe } from "../features/recipe.ts";
 import type { AutoMLProgress } from "../learn/automl.ts";
 import { automl } from "../learn/automl.ts";
 import { treeShapOf } from "../learn/gbdt/shap.ts";
@@ -12,10 +11,15 @@ import type { FeatureMatrix, TrainedModel } from "../learn/types.ts";
 import type { ArtifactHeader, ModelArtifact, TrainingSummary } from "./artifact.ts";
 import { encodeArtifact } from "./artifact.ts";
 import { baselineOf, sketchCategorical, sketchNumeric } from "./baseline.ts";
+import { Predictor } from "./predictor.ts";
+import { buildReport } from "./report.ts";
+import { analyzeTarget, rowsWithTarget } from "./target-analysis.ts";
 
 export interface TrainOptions {
   readonly target: string;
   readonly exclude?: readonly string[];
+  /** Columns to keep even when the target analysis flags them as leaks or ID-like. */
+  readonly include?: readonly string[];
   readonly metric?: string;
   /** Wall-clock budget for the model search. */
   readonly timeBudgetMs: number;
@@ -115,10 +119,13 @@ export async function trainModel(
   schema: Schema,
   options: TrainOptions,
 ): Promise<TrainOutput> {
-  const fitted = fitRecipe(frame, schema, {
+  // The same analysis the Studio shows: leaks and ID-like columns are left out unless included.
+  const analysis = analyzeTarget(frame, schema, {
     target: options.target,
     exclude: options.exclude ?? [],
+    include: options.include ?? [],
   });
+  const fitted = analysis.fitted;
   const result = await automl(fitted.X, fitted.y, fitted.task, {
     timeBudgetMs: options.timeBudgetMs,
     ...(options.metric ? { metric: options.metric } : {}),
@@ -196,6 +203,22 @@ export async function trainModel(
     training: summary,
     baseline: { rows: fitted.X.rowCount, features: baselineOf(fitted.X), prediction },
   };
-  const artifact: ModelArtifact = { header, model: result.model.serialize() };
+  const trained: ModelArtifact = { header, model: result.model.serialize() };
+  let artifact = trained;
+  if (result.holdoutPredictions) {
+    const targetColumn = frame.columns.find((c) => c.name === options.target);
+    const report = buildReport({
+      task: fitted.task,
+      recipe: fitted.recipe,
+      frame,
+      matrixRows: targetColumn ? rowsWithTarget(targetColumn, frame.rowCount) : new Uint32Array(0),
+      holdout: result.holdoutPredictions,
+      excluded: analysis.excluded,
+      // The 80% model answers the sample rows: they are hold-out rows it has not seen.
+      predictor: new Predictor({ header, model: result.holdoutModel.serialize() }),
+      seed: options.seed ?? 42,
+    });
+    artifact = { ...trained, header: { ...header, training: { ...summary, report } } };
+  }
   return { artifact, bytes: encodeArtifact(artifact) };
 }

@@ -114,6 +114,26 @@ export class DatasetRepository {
   }
 
   /**
+   * Replaces the schema and profile in place, after a person changed column types: same id,
+   * same file and row count. Models trained earlier keep the schema in their own artifacts.
+   * Throws NotFoundError.
+   */
+  async updateSchema(
+    workspaceId: string,
+    id: string,
+    input: { readonly schema: Schema; readonly profile: Profile },
+  ): Promise<Dataset> {
+    const result = await this.#db
+      .updateTable("datasets")
+      .set({ schema: JSON.stringify(input.schema), profile: JSON.stringify(input.profile) })
+      .where("workspace_id", "=", workspaceId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new NotFoundError("dataset", id);
+    return this.get(workspaceId, id);
+  }
+
+  /**
    * Removes the record (models trained on it keep working; their dataset link becomes
    * null). The blob is left for the caller: other datasets may share it, see
    * `registry.isBlobReferenced`.

@@ -1,9 +1,30 @@
 /**
- * The shapes of the public API's bodies, shared by the server, the CLI and (later) the Studio,
- * so a field renamed on one side fails type-checking on the other.
+ * The shapes of the public API's bodies, shared by the server, the CLI and the Studio, so a
+ * field renamed on one side fails type-checking on the other. Type-only imports, from files
+ * that import nothing at run time: the Studio's bundler never pulls server code in.
  */
 import type { ColumnSchema, Profile } from "../data/frame.ts";
-import type { Role } from "./auth.ts";
+import type {
+  ClassificationReport,
+  ExcludedColumnReport,
+  ExclusionKind,
+  RegressionReport,
+  SamplePrediction,
+} from "../models/report-types.ts";
+
+export type {
+  ClassificationReport,
+  ExcludedColumnReport,
+  ExclusionKind,
+  RegressionReport,
+  RocCurve,
+  RocPoint,
+  SampleExplanation,
+  SamplePrediction,
+} from "../models/report-types.ts";
+
+/** What an API key may do: see src/server/auth.ts. */
+export type Role = "admin" | "builder" | "viewer" | "invoker";
 
 export interface DatasetDto {
   readonly id: string;
@@ -25,6 +46,8 @@ export interface TrainRequest {
   readonly metric?: string;
   readonly timeBudgetSeconds?: number;
   readonly exclude?: readonly string[];
+  /** Columns to use even when the target analysis flags them (leaks, ID-like). */
+  readonly include?: readonly string[];
   readonly seed?: number;
 }
 
@@ -77,7 +100,12 @@ export interface ModelVersionDto {
 export interface ModelDetailDto extends ModelVersionDto {
   readonly classes?: readonly string[];
   readonly inputs: readonly ColumnSchema[];
-  readonly excluded: readonly { readonly column: string; readonly reason: string }[];
+  /** Left-out columns; `kind` is present for models trained with the target analysis. */
+  readonly excluded: readonly {
+    readonly column: string;
+    readonly reason: string;
+    readonly kind?: ExclusionKind;
+  }[];
   readonly chosen: { readonly learner: string; readonly params: Record<string, unknown> };
   readonly candidates: readonly {
     readonly learner: string;
@@ -142,4 +170,140 @@ export interface PredictResponseDto {
   readonly probabilities?: Record<string, number>;
   readonly explanation?: ExplanationDto;
   readonly predictions?: readonly PredictionDto[];
+}
+
+/** `GET /v1/session`: who the caller's key is. */
+export interface SessionDto {
+  /** The workspace's name. */
+  readonly workspace: string;
+  readonly key: {
+    readonly id: string;
+    readonly name: string;
+    readonly role: Role;
+    readonly prefix: string;
+  };
+}
+
+/** `GET /v1/session/local`: the local admin key, on a loopback, embedded server only. */
+export interface LocalSessionDto {
+  readonly key: string;
+}
+
+/** A cell as the Studio shows it (and as a caller of an app would send it). */
+export type CellValue = string | number | boolean | null;
+
+/** `GET /v1/datasets/{ref}/rows?offset&limit`. */
+export interface DatasetRowsDto {
+  readonly columns: readonly string[];
+  /** Row-major; values after the dataset's column types (dates as ISO text, missing null). */
+  readonly rows: readonly (readonly CellValue[])[];
+  readonly offset: number;
+  readonly limit: number;
+  /** Rows in the dataset. */
+  readonly total: number;
+}
+
+/** Types a person may give a column (ids are only ever inferred). */
+export type ColumnTypeChoice = "number" | "boolean" | "category" | "datetime" | "text";
+
+/** `PATCH /v1/datasets/{ref}`; answered with `{ dataset: DatasetDto }`. */
+export interface DatasetPatchRequest {
+  readonly types: Readonly<Record<string, ColumnTypeChoice>>;
+}
+
+/** `POST /v1/datasets/{ref}/analyze`. */
+export interface AnalyzeRequest {
+  readonly target: string;
+  readonly exclude?: readonly string[];
+  /** Keep these even if flagged as leaks or ID-like (as `POST /v1/train` does). */
+  readonly include?: readonly string[];
+}
+
+/** What training on `target` will do: the task, the inputs, and why the rest is left out. */
+export interface TargetAnalysisDto {
+  readonly target: string;
+  readonly task: "binary" | "multiclass" | "regression";
+  readonly classes?: readonly string[];
+  /** Binary: the class probabilities, AUC and the ROC curve are about. */
+  readonly positive?: string;
+  readonly inputs: readonly { readonly name: string; readonly type: string }[];
+  readonly excluded: readonly ExcludedColumnReport[];
+  readonly warnings: readonly string[];
+}
+
+export interface MetricInfoDto {
+  readonly label: string;
+  readonly description: string;
+  readonly better: "higher" | "lower";
+}
+
+/** `GET /v1/models/{ref}/report`: how good the model is, on rows it had not seen. */
+export interface ModelReportDto {
+  readonly model: { readonly id: string; readonly name: string; readonly version: number };
+  readonly task: "binary" | "multiclass" | "regression";
+  readonly target: string;
+  /** The metric the search optimized. */
+  readonly metric: string;
+  /** Names and meanings of every metric below. */
+  readonly metricNames: Readonly<Record<string, MetricInfoDto>>;
+  /** The chosen model, refitted without the hold-out rows, scored on them. */
+  readonly holdout: Readonly<Record<string, number>>;
+  /** Cross-validated on the other rows. */
+  readonly cv: Readonly<Record<string, number>>;
+  /** One sentence in plain words. */
+  readonly summary: string;
+  readonly holdoutRows: number;
+  readonly classification?: ClassificationReport;
+  readonly regression?: RegressionReport;
+  readonly chosen: ModelDetailDto["chosen"];
+  readonly candidates: ModelDetailDto["candidates"];
+  /** Split-gain importance, normalized to sum to 1. */
+  readonly importance: ModelDetailDto["importance"];
+  /** Mean |SHAP| per feature, in the model's raw-margin units. */
+  readonly shapImportance?: ModelDetailDto["shapImportance"];
+  readonly excluded: readonly ExcludedColumnReport[];
+  readonly samples: readonly SamplePrediction[];
+}
+
+export type MetricsWindow = "5m" | "15m" | "1h" | "6h" | "24h";
+
+export interface AppMetricsPointDto {
+  /** Start of the interval (ISO-8601). */
+  readonly t: string;
+  readonly requests: number;
+  readonly rps: number;
+  /** 4xx + 5xx answers. */
+  readonly errors: number;
+  readonly clientErrors: number;
+  readonly serverErrors: number;
+  readonly errorRate: number;
+  /** Milliseconds, from request received to response sent; null without requests. */
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+}
+
+/** `GET /v1/apps/{app}/metrics?window=`: what this server process served, oldest first. */
+export interface AppMetricsDto {
+  readonly app: string;
+  readonly window: MetricsWindow;
+  readonly stepSeconds: number;
+  readonly series: readonly AppMetricsPointDto[];
+  readonly totals: Omit<AppMetricsPointDto, "t">;
+}
+
+/** One immutable version of an app. */
+export interface AppVersionDto {
+  readonly version: number;
+  readonly spec: unknown;
+  readonly model: { readonly name: string; readonly version: number } | null;
+  readonly createdAt: string;
+  /** True for the version serving production now. */
+  readonly deployed: boolean;
+}
+
+/** `POST /v1/apps/{app}/versions`; answered with `{ version: AppVersionDto, app: AppDto }`. */
+export interface CreateAppVersionRequest {
+  /** An app spec (`GET /v1/spec/schema`); its name must be the app's. */
+  readonly spec: unknown;
 }

@@ -4,9 +4,10 @@
  * hit the database on every request, while a revoked key stops working within that window.
  */
 import { createHash } from "node:crypto";
+import type { Role } from "./api-types.ts";
 import { ApiError } from "./errors.ts";
 
-export type Role = "admin" | "builder" | "viewer" | "invoker";
+export type { Role };
 export const ROLES: readonly Role[] = ["admin", "builder", "viewer", "invoker"];
 
 /** What a request may do. */
@@ -66,6 +67,18 @@ export function cachedVerifier(
     return principal;
   };
   return Object.assign(fn, { clear: () => cache.clear() });
+}
+
+/** Any valid key, whatever its role (for "who am I" questions). */
+export function requireKey(principal: Principal | undefined): Principal {
+  if (!principal) {
+    throw new ApiError(
+      401,
+      "unauthorized",
+      "A valid API key is required (Authorization: Bearer <key>)",
+    );
+  }
+  return principal;
 }
 
 export function requirePermission(

@@ -20,13 +20,19 @@ import { ServerContext } from "./context.ts";
 import { loadDemo } from "./demo.ts";
 import { ApiError, type ErrorDetail, errorBody } from "./errors.ts";
 import { withPublishedApps } from "./openapi.ts";
+import { analysisRoutes } from "./routes/analysis.ts";
+import { appMetricsRoutes } from "./routes/app-metrics.ts";
+import { appVersionRoutes } from "./routes/app-versions.ts";
 import { appRoutes } from "./routes/apps.ts";
+import { datasetRowRoutes } from "./routes/dataset-rows.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { homeRoutes } from "./routes/home.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { onnxRoutes } from "./routes/onnx.ts";
 import { predictRoutes } from "./routes/predict.ts";
+import { sessionRoutes } from "./routes/session.ts";
+import { specRoutes } from "./routes/spec.ts";
 import { trainingRoutes } from "./routes/training.ts";
 
 const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -154,13 +160,21 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
         })),
     }),
   );
+  await server.register(sessionRoutes(ctx));
   await server.register(datasetRoutes(ctx));
+  await server.register(datasetRowRoutes(ctx));
+  await server.register(analysisRoutes(ctx));
   await server.register(trainingRoutes(ctx));
   await server.register(modelRoutes(ctx));
   await server.register(onnxRoutes(ctx, VERSION));
   await server.register(appRoutes(ctx));
+  await server.register(appVersionRoutes(ctx));
+  await server.register(appMetricsRoutes(ctx));
+  await server.register(specRoutes(ctx));
   await server.register(keyRoutes(ctx));
-  await server.register(predictRoutes({ apps: ctx.apps, authenticate: ctx.authenticate }));
+  await server.register(
+    predictRoutes({ apps: ctx.apps, authenticate: ctx.authenticate, metrics: ctx.metrics }),
+  );
 
   let demo: Promise<void> = Promise.resolve();
   return {

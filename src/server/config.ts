@@ -23,6 +23,19 @@ export interface BallastConfig {
   readonly demoTimeBudgetMs: number;
   /** Log level for pino; "silent" in tests. */
   readonly logLevel: string;
+  /**
+   * Let the Studio on this machine sign in as the local admin without pasting a key
+   * (`GET /v1/session/local`); it only ever answers on a loopback server with the embedded
+   * SQLite registry, to a loopback caller.
+   */
+  readonly autoLogin: boolean;
+}
+
+/** Off for 0, false, no, off (any case); on otherwise, including unset. */
+function flagFromEnv(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  return !["0", "false", "no", "off"].includes(raw.trim().toLowerCase());
 }
 
 function intFromEnv(name: string, fallback: number): number {
@@ -49,5 +62,6 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
     demoTimeBudgetMs:
       overrides.demoTimeBudgetMs ?? intFromEnv("BALLAST_DEMO_TIME_BUDGET_MS", 20_000),
     logLevel: overrides.logLevel ?? env.BALLAST_LOG_LEVEL ?? "info",
+    autoLogin: overrides.autoLogin ?? flagFromEnv("BALLAST_AUTO_LOGIN", true),
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { ModelArtifact } from "../models/artifact.ts";
 import { decodeArtifact, encodeArtifact } from "../models/artifact.ts";
+import { AppMetricsRecorder } from "../monitor/app-metrics.ts";
 import type { ApiKey } from "../registry/api-key-repository.ts";
 import type { Dataset } from "../registry/dataset-repository.ts";
 import { NotFoundError } from "../registry/errors.ts";
@@ -20,6 +21,7 @@ import { AppRuntime, type DeploymentSource } from "./app-runtime.ts";
 import type { Principal } from "./auth.ts";
 import { cachedVerifier, keyFromHeaders } from "./auth.ts";
 import type { BallastConfig } from "./config.ts";
+import { DatasetFrames } from "./dataset-frames.ts";
 import { TrainingJobs } from "./training/training-jobs.ts";
 
 /** Undefined instead of NotFoundError, for lookups where absence is an ordinary answer. */
@@ -35,6 +37,10 @@ async function orUndefined<T>(lookup: Promise<T>): Promise<T | undefined> {
 export class ServerContext {
   readonly apps: AppRuntime;
   readonly training: TrainingJobs;
+  /** What every predict request served, per app (the Monitor page and, later, Prometheus). */
+  readonly metrics = new AppMetricsRecorder();
+  /** Datasets' rows with their types applied, recently read ones cached. */
+  readonly frames: DatasetFrames;
   private readonly verify: ReturnType<typeof cachedVerifier>;
 
   constructor(
@@ -48,6 +54,7 @@ export class ServerContext {
       return verified;
     });
     this.apps = new AppRuntime(this.deploymentSource());
+    this.frames = new DatasetFrames(blobs);
     this.training = new TrainingJobs({
       updateJob: async (id, patch) => this.jobDto(await registry.jobs.update(id, patch)),
       registerModel: async (job, bytes) => this.registerModel(job, bytes),

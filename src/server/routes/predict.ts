@@ -4,10 +4,11 @@
  * that names the field, and nothing here changes state. `?explain=true` adds each prediction's
  * explanation (exact SHAP contributions per input column).
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { EncodeError } from "../../features/recipe.ts";
 import { OnnxRunError } from "../../models/onnx/onnx-predictor.ts";
 import type { Prediction } from "../../models/predictor.ts";
+import type { AppMetricsRecorder } from "../../monitor/app-metrics.ts";
 import type { PredictResponseDto } from "../api-types.ts";
 import type { AppRuntime, PublishedApp } from "../app-runtime.ts";
 import type { Principal } from "../auth.ts";
@@ -20,6 +21,36 @@ export interface PredictRouteDeps {
   readonly authenticate: (
     headers: Record<string, string | string[] | undefined>,
   ) => Promise<Principal | undefined>;
+  /** Every answer is counted here, per app (requests, errors, latency). */
+  readonly metrics?: AppMetricsRecorder;
+}
+
+/** The app each predict request resolved to, for the metrics hook. */
+const served = new WeakMap<FastifyRequest, { workspaceId: string; app: string }>();
+
+/**
+ * Count the answer once it is sent, with the latency the server saw (request received to
+ * response sent). A request refused before the handler ran (bad JSON, body too large) is
+ * attributed if its key and app resolve; without a valid key it belongs to no workspace.
+ */
+async function recordAnswer(
+  deps: PredictRouteDeps,
+  request: FastifyRequest<{ Params: { app: string } }>,
+  status: number,
+  latencyMs: number,
+): Promise<void> {
+  const metrics = deps.metrics;
+  if (!metrics) return;
+  let target = served.get(request);
+  if (!target) {
+    const principal = await deps.authenticate(request.headers);
+    const name = request.params?.app;
+    if (!principal || typeof name !== "string") return;
+    const published = await deps.apps.get(principal.workspaceId, name);
+    if (!published) return;
+    target = { workspaceId: principal.workspaceId, app: published.name };
+  }
+  metrics.record({ ...target, status, latencyMs });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -97,10 +128,22 @@ export function predictRoutes(deps: PredictRouteDeps) {
             },
           },
         },
+        onResponse: (request, reply, done) => {
+          recordAnswer(deps, request, reply.statusCode, reply.elapsedTime).catch((error) =>
+            request.log.warn({ err: error }, "could not record the request's metrics"),
+          );
+          done();
+        },
       },
       async (request, reply) => {
-        const principal = requirePermission(await deps.authenticate(request.headers), "invoke");
-        const published = await deps.apps.get(principal.workspaceId, request.params.app);
+        const principal = await deps.authenticate(request.headers);
+        // Resolve the app first, so a refused key still counts against the app it called.
+        const published = principal
+          ? await deps.apps.get(principal.workspaceId, request.params.app)
+          : undefined;
+        if (published)
+          served.set(request, { workspaceId: published.workspaceId, app: published.name });
+        requirePermission(principal, "invoke");
         if (!published) throw notFound("App", request.params.app);
         const explain = request.query.explain === "true" || request.query.explain === "1";
         if (explain && !published.predictor.canExplain) {

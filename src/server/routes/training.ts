@@ -37,6 +37,13 @@ export function trainingRoutes(ctx: ServerContext) {
               metric: { type: "string", enum: METRICS },
               timeBudgetSeconds: { type: "number", minimum: 1, maximum: 86400, default: 60 },
               exclude: { type: "array", items: { type: "string" }, maxItems: 10000 },
+              include: {
+                type: "array",
+                items: { type: "string" },
+                maxItems: 10000,
+                description:
+                  "Columns to use even when the target analysis flags them as leaks or ID-like",
+              },
               seed: { type: "integer", minimum: 0 },
             },
           },
@@ -71,13 +78,15 @@ export function trainingRoutes(ctx: ServerContext) {
             [{ path: "/target", message: `is a ${target.type} column` }],
           );
         }
-        const unknown = (body.exclude ?? []).filter((c) => !columns.some((col) => col.name === c));
-        if (unknown.length > 0) {
-          throw badRequest(
-            "unknown_column",
-            `Cannot exclude ${unknown.join(", ")}: no such column`,
-            unknown.map((c) => ({ path: "/exclude", message: `${c} is not a column` })),
-          );
+        for (const field of ["exclude", "include"] as const) {
+          const unknown = (body[field] ?? []).filter((c) => !columns.some((col) => col.name === c));
+          if (unknown.length > 0) {
+            throw badRequest(
+              "unknown_column",
+              `Cannot ${field} ${unknown.join(", ")}: no such column`,
+              unknown.map((c) => ({ path: `/${field}`, message: `${c} is not a column` })),
+            );
+          }
         }
         const name = body.name ?? dataset.name;
         if (!MODEL_NAME.test(name))
@@ -105,6 +114,7 @@ export function trainingRoutes(ctx: ServerContext) {
             types,
             target: body.target,
             exclude: body.exclude ?? [],
+            include: body.include ?? [],
             ...(body.metric ? { metric: body.metric } : {}),
             timeBudgetMs: (input.timeBudgetSeconds ?? 60) * 1000,
             seed: body.seed ?? 42,

@@ -16,6 +16,8 @@ export interface TrainingWorkerInput {
   readonly types: Record<string, ColumnType>;
   readonly target: string;
   readonly exclude: readonly string[];
+  /** Columns to keep even when the target analysis flags them (leaks, ID-like). */
+  readonly include?: readonly string[];
   readonly metric?: string;
   readonly timeBudgetMs: number;
   readonly seed: number;
@@ -51,6 +53,7 @@ async function run(input: TrainingWorkerInput): Promise<void> {
     const { bytes } = await trainModel(frame, schema, {
       target: input.target,
       exclude: input.exclude,
+      include: input.include ?? [],
       ...(input.metric ? { metric: input.metric } : {}),
       timeBudgetMs: input.timeBudgetMs,
       seed: input.seed,

@@ -1,0 +1,49 @@
+/**
+ * The API's bodies as the Studio sees them: the server's own types (src/server/api-types.ts,
+ * type-only and free of server code), so a field renamed on one side fails type-checking on the
+ * other.
+ */
+export type {
+  ColumnProfile,
+  ColumnSchema,
+  ColumnType,
+} from "../../../src/data/frame.ts";
+export type {
+  AppDetailDto,
+  AppDto,
+  AppMetricsDto,
+  AppMetricsPointDto,
+  ClassificationReport,
+  ColumnTypeChoice,
+  DatasetDto,
+  DatasetRowsDto,
+  ExclusionKind,
+  ExplanationDto,
+  JobDto,
+  KeyDto,
+  LocalSessionDto,
+  MetricInfoDto,
+  MetricsWindow,
+  ModelDetailDto,
+  ModelReportDto,
+  ModelVersionDto,
+  PredictResponseDto,
+  RegressionReport,
+  Role,
+  SamplePrediction,
+  SessionDto,
+  TargetAnalysisDto,
+  TrainProgressDto,
+  TrainRequest,
+} from "../../../src/server/api-types.ts";
+
+/** `GET /studio/samples` (src/server/routes/studio.ts). */
+export interface SampleFileDto {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly format: string;
+  readonly sizeBytes: number;
+  /** The column a first model would predict. */
+  readonly target?: string;
+}
