@@ -14,6 +14,7 @@ export async function startServer(overrides: Partial<BallastConfig> = {}): Promi
   const print = (line = "") => process.stdout.write(`${line}\n`);
   print();
   print(`Ballast is running at ${url}`);
+  print(`  Studio:    ${url}  (open it in a browser)`);
   print(`  API docs:  ${url}/docs`);
   print(
     `  Data dir:  ${config.dataDir} (registry: ${config.databaseUrl ? "PostgreSQL" : "SQLite"})`,
