@@ -10,8 +10,9 @@ function table(n: number): Frame {
   const random = createRandom(3);
   const x = Float64Array.from({ length: n }, () => random.nextFloat() * 10);
   const z = Float64Array.from({ length: n }, () => random.nextFloat());
-  // A step in x: trees fit it, a line cannot, so AutoML's first candidate (the GBDT) wins.
-  const y = Float64Array.from(x, (v, i) => (v > 5 ? 10 : 0) + (z[i] as number) * 0.1);
+  // A step in x plus z: trees fit it, a line cannot, so AutoML's first candidate (the GBDT)
+  // wins; z keeps x short of a "leak" (a column that alone predicts the target).
+  const y = Float64Array.from(x, (v, i) => (v > 5 ? 10 : 0) + (z[i] as number) * 8);
   return {
     rowCount: n,
     columns: [
@@ -33,6 +34,7 @@ describe("Predictor.warm", () => {
     const cold = new Predictor(artifact);
     const expected = cold.predict({ x: 4.2, z: 0.3 });
     const warmed = new Predictor(artifact);
+    expect(warmed.artifact.header.recipe.inputs.map((i) => i.column)).toEqual(["x", "z"]);
     expect(warmed.model).toBeInstanceOf(GbdtModel);
     const model = warmed.model as GbdtModel;
     expect(model.isCompiled).toBe(false);

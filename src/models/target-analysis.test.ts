@@ -145,6 +145,37 @@ describe("analyzeTarget", () => {
     expect(analysis.excluded[0]?.reason).toMatch(/R² (0\.9[89]\d|1\.000) on its own/);
   });
 
+  it("keeps a suspected leak, with a warning, when it is the only column left to learn from", () => {
+    const random = createRandom(4);
+    const x = Array.from({ length: 400 }, () => random.nextFloat() * 10);
+    const { frame, schema } = frameOf([
+      numeric("x", x),
+      numeric(
+        "y",
+        x.map((v) => (v > 5 ? 10 : 0)),
+      ),
+    ]);
+    const analysis = analyzeTarget(frame, schema, { target: "y" });
+    expect(analysis.inputs.map((i) => i.name)).toEqual(["x"]);
+    expect(analysis.excluded).toEqual([]);
+    expect(analysis.warnings[0]).toMatch(
+      /^x alone predicts y almost perfectly.*it is kept because/,
+    );
+    // With another column to learn from, the same column is left out as a leak.
+    const other = Array.from({ length: 400 }, () => random.nextFloat());
+    const two = frameOf([
+      numeric("x", x),
+      numeric("z", other),
+      numeric(
+        "y",
+        x.map((v) => (v > 5 ? 10 : 0)),
+      ),
+    ]);
+    const withOther = analyzeTarget(two.frame, two.schema, { target: "y" });
+    expect(withOther.inputs.map((i) => i.name)).toEqual(["z"]);
+    expect(withOther.excluded).toEqual([expect.objectContaining({ column: "x", kind: "leak" })]);
+  });
+
   it("flags a multiclass leak by one-vs-rest AUC", () => {
     const random = createRandom(4);
     const n = 300;

@@ -129,10 +129,26 @@ export function analyzeTarget(
     }
   }
 
-  const fitted = fitRecipe(frame, schema, {
-    target: target.name,
-    exclude: [...userExcluded, ...flagged.keys()],
-  });
+  let fitted: FittedRecipe;
+  const kept: string[] = [];
+  try {
+    fitted = fitRecipe(frame, schema, {
+      target: target.name,
+      exclude: [...userExcluded, ...flagged.keys()],
+    });
+  } catch (error) {
+    // Suspected leaks were the only columns left: a table with one strong predictor must still
+    // train. Keep them, and say so, rather than refusing with "no column left".
+    const leaks = [...flagged.values()].filter((f) => f.kind === "leak").map((f) => f.column);
+    if (!(error instanceof RecipeError && error.code === "no_features" && leaks.length > 0))
+      throw error;
+    for (const column of leaks) flagged.delete(column);
+    kept.push(...leaks);
+    fitted = fitRecipe(frame, schema, {
+      target: target.name,
+      exclude: [...userExcluded, ...flagged.keys()],
+    });
+  }
   const excluded: ExcludedColumnReport[] = [];
   for (const e of fitted.recipe.excluded) {
     if (e.reason === "target") continue;
@@ -144,7 +160,13 @@ export function analyzeTarget(
     name: input.column,
     type: input.kind as ColumnType,
   }));
-  const warnings = warningsFor(frame, target, rows.length, task, classes, labels, excluded);
+  const warnings = [
+    ...kept.map(
+      (column) =>
+        `${column} alone predicts ${target.name} almost perfectly, as a column recorded after the outcome would; it is kept because no other column is left to learn from. Check that it will be known when predicting.`,
+    ),
+    ...warningsFor(frame, target, rows.length, task, classes, labels, excluded),
+  ];
   return {
     target: target.name,
     task,

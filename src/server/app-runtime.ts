@@ -71,6 +71,11 @@ export class AppRuntime {
     try {
       const app = await refreshing;
       this.entries.set(key, { app, checkedAt: Date.now() });
+      // A redeploy (or an undeploy) leaves the old version's model unreachable for new
+      // requests: drop it, so memory holds one model per app. Requests already holding the
+      // old version finish with it.
+      const previous = entry?.app?.appVersionId;
+      if (previous !== undefined && previous !== app?.appVersionId) this.loaded.delete(previous);
       return app;
     } catch (error) {
       this.entries.delete(key);
@@ -78,9 +83,19 @@ export class AppRuntime {
     }
   }
 
+  /** App versions whose models are loaded (one per deployed app once traffic has moved on). */
+  get loadedVersions(): readonly string[] {
+    return [...this.loaded.keys()];
+  }
+
   /** Forget an app so the next request loads its new deployment (called after a deploy here). */
   invalidate(workspaceId: string, name: string): void {
-    this.entries.delete(`${workspaceId}/${name}`);
+    const key = `${workspaceId}/${name}`;
+    const entry = this.entries.get(key);
+    // Keep the loaded app (so the next lookup can release its model if the version changed),
+    // but make it stale so that lookup asks the registry again.
+    if (entry?.app) this.entries.set(key, { app: entry.app, checkedAt: 0 });
+    else this.entries.delete(key);
   }
 
   private async resolve(workspaceId: string, name: string): Promise<PublishedApp | undefined> {
