@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { linkInPlace } from "../link.ts";
-import type { Random } from "../random.ts";
 import { createRandom } from "../random.ts";
+import { randomTree } from "../test-support/random-tree.ts";
 import { matrixOf } from "../test-support/synthetic.ts";
 import type { FeatureInfo, FeatureMatrix, Task } from "../types.ts";
 import type { ForestScorer } from "./compiled.ts";
@@ -28,56 +28,6 @@ interface Shape {
   readonly categorical: number;
 }
 
-/** A random tree as ForestBuilder takes it: root first, children anywhere after their parent. */
-function randomTree(
-  random: Random,
-  maxDepth: number,
-  features: readonly FeatureInfo[],
-): NodeDraft[] {
-  const nodes: NodeDraft[] = [];
-  const make = (depth: number): number => {
-    const index = nodes.length;
-    const node: NodeDraft = {
-      feature: -1,
-      threshold: 0,
-      leftCodes: null,
-      defaultLeft: random.nextFloat() < 0.5,
-      left: -1,
-      right: -1,
-      value: (random.nextFloat() - 0.5) * 2 ** (random.nextInt(20) - 10),
-      gain: random.nextFloat(),
-      cover: 1 + random.nextInt(100),
-    };
-    nodes.push(node);
-    if (depth >= maxDepth || random.nextFloat() < 0.25) return index;
-    const f = random.nextInt(features.length);
-    const info = features[f] as FeatureInfo;
-    node.feature = f;
-    node.value = 0;
-    if (info.kind === "categorical") {
-      const codes: number[] = [];
-      for (let c = 0; c < (info.cardinality ?? 1); c++) if (random.nextFloat() < 0.5) codes.push(c);
-      node.leftCodes = Uint32Array.from(codes);
-    } else {
-      node.threshold =
-        random.nextFloat() < 0.05
-          ? (ODD_THRESHOLDS[random.nextInt(ODD_THRESHOLDS.length)] as number)
-          : (POOL[random.nextInt(POOL.length)] as number);
-    }
-    // Build the right subtree first half of the time, so children are not always in order.
-    if (random.nextFloat() < 0.5) {
-      node.left = make(depth + 1);
-      node.right = make(depth + 1);
-    } else {
-      node.right = make(depth + 1);
-      node.left = make(depth + 1);
-    }
-    return index;
-  };
-  make(0);
-  return nodes;
-}
-
 function randomCase(shape: Shape): {
   forest: Forest;
   features: FeatureInfo[];
@@ -101,7 +51,17 @@ function randomCase(shape: Shape): {
   );
   const builder = new ForestBuilder(cardinality);
   for (let t = 0; t < shape.trees; t++)
-    builder.addTree(randomTree(random, shape.maxDepth, features));
+    builder.addTree(
+      randomTree(random, features, {
+        maxDepth: shape.maxDepth,
+        threshold: (r) =>
+          r.nextFloat() < 0.05
+            ? (ODD_THRESHOLDS[r.nextInt(ODD_THRESHOLDS.length)] as number)
+            : (POOL[r.nextInt(POOL.length)] as number),
+        leafValue: (r) => (r.nextFloat() - 0.5) * 2 ** (r.nextInt(20) - 10),
+        shuffleChildren: true,
+      }),
+    );
   const rows = 2 * BLOCK + 7;
   const columns = features.map((info) => {
     const values = new Float64Array(rows);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { loadModel } from "../index.ts";
 import type { Random } from "../random.ts";
 import { createRandom } from "../random.ts";
+import { randomTree } from "../test-support/random-tree.ts";
 import { matrixOf, REGRESSION } from "../test-support/synthetic.ts";
 import type { FeatureInfo, FeatureMatrix, Labels, Task } from "../types.ts";
 import type { Forest, NodeDraft } from "./forest.ts";
@@ -132,47 +133,6 @@ function totals(contributions: Float64Array, featureCount: number, k: number): F
 
 const VALUES = [0, 0.5, 1, 1.5, 2];
 
-function randomTree(
-  random: Random,
-  features: readonly FeatureInfo[],
-  maxDepth: number,
-): NodeDraft[] {
-  const nodes: NodeDraft[] = [];
-  const build = (depth: number): number => {
-    const at = nodes.length;
-    const node: NodeDraft = {
-      feature: -1,
-      threshold: 0,
-      leftCodes: null,
-      defaultLeft: random.nextFloat() < 0.5,
-      left: -1,
-      right: -1,
-      value: Math.round((random.nextFloat() * 4 - 2) * 100) / 100,
-      gain: 0,
-      cover: random.nextInt(5) === 0 ? 0 : 1 + random.nextInt(20),
-    };
-    nodes.push(node);
-    if (depth >= maxDepth || random.nextFloat() < 0.25) return at;
-    const f = random.nextInt(features.length);
-    const info = features[f] as FeatureInfo;
-    node.feature = f;
-    node.value = 0;
-    if (info.kind === "categorical") {
-      const codes: number[] = [];
-      for (let c = 0; c < (info.cardinality ?? 1); c++) if (random.nextFloat() < 0.5) codes.push(c);
-      node.leftCodes = Uint32Array.from(codes);
-    } else {
-      node.threshold = VALUES[random.nextInt(VALUES.length)] as number;
-    }
-    node.left = build(depth + 1);
-    node.right = build(depth + 1);
-    node.cover = (nodes[node.left]?.cover ?? 0) + (nodes[node.right]?.cover ?? 0);
-    return at;
-  };
-  build(0);
-  return nodes;
-}
-
 function randomFeatures(random: Random, count: number): FeatureInfo[] {
   return Array.from({ length: count }, (_, f): FeatureInfo => {
     if (random.nextFloat() < 0.4) {
@@ -214,7 +174,13 @@ describe("TreeShap on random forests", () => {
             Int32Array.from(features, (f) => (f.kind === "categorical" ? (f.cardinality ?? 1) : 0)),
           );
           for (let t = 0; t < trees * outputs; t++)
-            builder.addTree(randomTree(random, features, maxDepth));
+            builder.addTree(
+              randomTree(random, features, {
+                maxDepth,
+                threshold: (r) => VALUES[r.nextInt(VALUES.length)] as number,
+                leafValue: (r) => Math.round((r.nextFloat() * 4 - 2) * 100) / 100,
+              }),
+            );
           const forest = builder.freeze();
           const baseScore = Float64Array.from({ length: outputs }, () => random.nextFloat() - 0.5);
           const shap = new TreeShap(forest, baseScore, featureCount);
