@@ -11,7 +11,18 @@ export default defineConfig({
         test: {
           name: "ballast",
           include: ["src/**/*.test.ts", "test/**/*.test.ts", "web/src/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "test/studio/**"],
+          exclude: [...configDefaults.exclude, "test/studio/**", "test/load/**"],
+        },
+      },
+      {
+        // Load, overload and crash tests: their figures (p99 under load, what a kill -9 leaves)
+        // mean something only when nothing else competes for the CPU, so `npm test` runs this
+        // project on its own after the others, one file at a time.
+        extends: true,
+        test: {
+          name: "load",
+          include: ["test/load/**/*.test.ts"],
+          fileParallelism: false,
         },
       },
       {

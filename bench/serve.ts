@@ -85,6 +85,9 @@ async function main() {
       {
         BALLAST_DATA_DIR: dataDir,
         BALLAST_LOG_LEVEL: "warn",
+        // The workspace bucket is checked on every request, above what the load reaches.
+        BALLAST_WORKSPACE_RPS: "1000000",
+        BALLAST_WORKSPACE_BURST: "1000000",
       },
       /Ballast is running at (\S+)/,
     );
@@ -121,7 +124,45 @@ async function main() {
         throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
       await new Promise((res) => setTimeout(res, 500));
     }
+    // Two apps on the same model: "churn" with every policy on (rate limits checked on each
+    // request but set above what the load reaches, the bulkhead, the deadline; cache and
+    // idempotency off, as the issue asks), "churn-bare" with every policy that can be off, off.
     await post("/v1/apps", { model: "churn" });
+    await post("/v1/apps", { model: "churn", app: "churn-bare" });
+    const steps = [
+      { id: "input", kind: "input" },
+      { id: "validate", kind: "validate", after: ["input"] },
+      { id: "model", kind: "model", after: ["validate"], with: { name: "churn", version: 1 } },
+      { id: "output", kind: "output", after: ["model"] },
+    ];
+    const spec = (name: string, policies: Record<string, unknown>) => ({
+      spec: { apiVersion: "ballast/v1", kind: "App", name, steps, policies },
+    });
+    await post(
+      "/v1/apps/churn/versions",
+      spec("churn", {
+        rateLimit: {
+          perKeyPerSecond: 1_000_000,
+          perKeyBurst: 1_000_000,
+          perAppPerSecond: 1_000_000,
+          perAppBurst: 1_000_000,
+        },
+        concurrency: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 250 },
+        timeouts: { requestMs: 5000 },
+        cache: { enabled: false },
+        idempotency: { enabled: false },
+      }),
+    );
+    await post(
+      "/v1/apps/churn-bare/versions",
+      spec("churn-bare", {
+        rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 },
+        concurrency: { maxInFlight: 100_000, maxQueue: 0 },
+        timeouts: { requestMs: 600_000 },
+        cache: { enabled: false },
+        idempotency: { enabled: false },
+      }),
+    );
     const model = (await (
       await fetch(new URL("/v1/models/churn", base), { headers: auth })
     ).json()) as { model: { learner: string } };
@@ -130,6 +171,7 @@ async function main() {
     children.push(bare.child);
     const bareUrl = `${bare.match[1]}/predict`;
     const churnUrl = `${base}/v1/apps/churn/predict`;
+    const bareRouteUrl = `${base}/v1/apps/churn-bare/predict`;
 
     // Warm both up, then alternate rounds.
     await autocannon({
@@ -148,13 +190,23 @@ async function main() {
       duration: 2,
       connections: CONNECTIONS,
     });
+    await autocannon({
+      url: bareRouteUrl,
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(ROW),
+      duration: 2,
+      connections: CONNECTIONS,
+    });
     const rows: Record<string, Round[]> = {
       "bare Fastify (constant)": [],
-      "Ballast churn predict": [],
+      "Ballast, policies off": [],
+      "Ballast, policies on": [],
     };
     for (let i = 0; i < ROUNDS; i++) {
       rows["bare Fastify (constant)"]?.push(await load(bareUrl, {}));
-      rows["Ballast churn predict"]?.push(await load(churnUrl, auth));
+      rows["Ballast, policies off"]?.push(await load(bareRouteUrl, auth));
+      rows["Ballast, policies on"]?.push(await load(churnUrl, auth));
     }
     const summary = Object.entries(rows).map(([name, rounds]) => ({
       name,
@@ -164,15 +216,16 @@ async function main() {
       bad: rounds.reduce((s, r) => s + r.errors + r.non2xx, 0),
     }));
     const bareRps = summary[0]?.rps ?? 1;
+    const routeRps = summary[1]?.rps ?? 1;
     process.stdout.write(
       `\nbench:serve — ${ROUNDS} rounds x ${SECONDS}s, ${CONNECTIONS} connections, single-row churn requests (model: ${model.model.learner}), medians\n\n`,
     );
     process.stdout.write(
-      `${"route".padEnd(28)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"errors".padStart(8)}\n`,
+      `${"route".padEnd(28)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"vs off".padStart(9)}${"errors".padStart(8)}\n`,
     );
     for (const s of summary) {
       process.stdout.write(
-        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${String(s.bad).padStart(8)}\n`,
+        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / routeRps).toFixed(2).padStart(9)}${String(s.bad).padStart(8)}\n`,
       );
     }
   } finally {

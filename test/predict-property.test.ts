@@ -83,3 +83,55 @@ it("never answers 5xx to 1,000 generated bodies", async () => {
   expect(statuses.get(400) ?? 0).toBeGreaterThan(50);
   statuses = new Map();
 }, 120_000);
+
+it("never answers 5xx to generated session ids and idempotency keys, on predict and sessions", async () => {
+  // The app now remembers sessions and takes idempotency keys; limits off so 429s hide nothing.
+  const { churnSpec, saveSpec } = await import("./helpers/specs.ts");
+  await saveSpec(
+    server,
+    churnSpec({
+      session: { ttlSeconds: 60, maxTurns: 3 },
+      policies: { rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 } },
+    }),
+  );
+  const headerText = fc.oneof(
+    fc.string({ maxLength: 140 }),
+    fc.stringMatching(/^[A-Za-z0-9._:-]{1,20}$/),
+    fc.constant(""),
+  );
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({ session: fc.option(headerText), key: fc.option(headerText), drop: fc.boolean() }),
+      async ({ session, key, drop }) => {
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${server.adminKey}`,
+          "content-type": "application/json",
+        };
+        // Header values fetch cannot send (control or non-ASCII characters) are the HTTP
+        // layer's to refuse: send only visible ASCII and spaces.
+        const safe = (v: string) => [...v].every((c) => c >= " " && c <= "~");
+        if (session !== null && safe(session)) headers["x-session-id"] = session;
+        if (key !== null && safe(key)) headers["idempotency-key"] = key;
+        const record = { ...sample };
+        if (drop) delete record[fields[0] as string];
+        const predict = await fetch(new URL("/v1/apps/churn/predict", server.url), {
+          method: "POST",
+          headers,
+          body: JSON.stringify(record),
+        });
+        await predict.arrayBuffer();
+        statuses.set(predict.status, (statuses.get(predict.status) ?? 0) + 1);
+        const id = encodeURIComponent(session ?? "x");
+        const read = await fetch(new URL(`/v1/apps/churn/sessions/${id}`, server.url), {
+          headers: { authorization: `Bearer ${server.adminKey}` },
+        });
+        await read.arrayBuffer();
+        return predict.status < 500 && read.status < 500;
+      },
+    ),
+    { numRuns: 300, seed: 20261122 },
+  );
+  expect(statuses.get(200) ?? 0).toBeGreaterThan(20);
+  expect(statuses.get(400) ?? 0).toBeGreaterThan(20);
+}, 120_000);

@@ -14,6 +14,7 @@ import type {
   ModelVersionDto,
   PredictResponseDto,
   TrainProgressDto,
+  WebhookEventDto,
 } from "../server/api-types.ts";
 import { BallastClient, ClientError, resolveApiKey } from "./client.ts";
 import { formatNumber, ProgressBar, table } from "./format.ts";
@@ -400,6 +401,95 @@ models
     );
     out(`\nPublish it with: ballast deploy ${model.name}@${model.version}`);
   });
+
+const events = program.command("events").description("an app's webhook events");
+events
+  .command("list <app>")
+  .description("list an app's webhook events, newest first")
+  .addOption(
+    new Option("--status <status>", "only events in this state").choices([
+      "queued",
+      "processing",
+      "done",
+      "failed",
+      "dead",
+      "quarantined",
+    ]),
+  )
+  .option("--limit <n>", "most events shown (1-1000)", "50")
+  .action(async (app: string, opts: { status?: string; limit: string }) => {
+    const query = new URLSearchParams({
+      limit: opts.limit,
+      ...(opts.status ? { status: opts.status } : {}),
+    });
+    const { events: list } = await client().request<{ events: WebhookEventDto[] }>(
+      "GET",
+      `/v1/apps/${encodeURIComponent(app)}/events?${query}`,
+    );
+    if (list.length === 0)
+      return out(opts.status ? `No ${opts.status} events for ${app}.` : `No events for ${app}.`);
+    out(
+      table(
+        list.map((e) => [
+          e.id,
+          e.status,
+          `${e.attempts}/${e.maxAttempts}`,
+          e.callback ? e.callback.status : "",
+          e.createdAt,
+          eventSummary(e),
+        ]),
+        ["ID", "STATUS", "ATTEMPTS", "CALLBACK", "CREATED", "DETAIL"],
+      ),
+    );
+  });
+events
+  .command("show <app> <id>")
+  .description("show one event: payload, problems, result, error, callback")
+  .action(async (app: string, id: string) => {
+    const { event } = await client().request<{ event: WebhookEventDto }>(
+      "GET",
+      `/v1/apps/${encodeURIComponent(app)}/events/${encodeURIComponent(id)}`,
+    );
+    out(JSON.stringify(event, null, 2));
+  });
+events
+  .command("replay <app> <id>")
+  .description("queue a quarantined or dead event again, optionally with a fixed payload")
+  .option("--payload <file.json>", "the fixed event body (a JSON object)")
+  .action(async (app: string, id: string, opts: { payload?: string }) => {
+    let body: unknown;
+    if (opts.payload !== undefined) {
+      if (!existsSync(opts.payload))
+        throw new ClientError(0, "file_not_found", `No such file: ${opts.payload}`);
+      try {
+        body = { payload: JSON.parse(readFileSync(opts.payload, "utf8")) as unknown };
+      } catch (error) {
+        throw new ClientError(
+          0,
+          "invalid_json",
+          `${opts.payload} is not valid JSON: ${(error as Error).message}`,
+        );
+      }
+    }
+    const { event } = await client().request<{ event: WebhookEventDto }>(
+      "POST",
+      `/v1/apps/${encodeURIComponent(app)}/events/${encodeURIComponent(id)}/replay`,
+      body,
+    );
+    out(`Replayed ${event.id}: ${event.status}`);
+  });
+
+/** One line about an event: why it is quarantined or failing, or what it answered. */
+function eventSummary(e: WebhookEventDto): string {
+  const first = e.problems[0];
+  if (first) {
+    const more = e.problems.length > 1 ? ` (+${e.problems.length - 1} more)` : "";
+    return `${first.path} ${first.message}${more}`;
+  }
+  if (e.error) return e.error;
+  const result = e.result as { prediction?: unknown } | undefined;
+  return result?.prediction !== undefined ? `prediction ${String(result.prediction)}` : "";
+}
 
 const keys = program.command("keys").description("API keys");
 keys

@@ -159,6 +159,13 @@ export interface PredictionDto {
   readonly prediction: string | number;
   readonly probabilities?: Record<string, number>;
   readonly explanation?: ExplanationDto;
+  /** Which step answered, in apps with a cascade, http or fallback step. */
+  readonly answered_by?: {
+    readonly step: string;
+    readonly model?: { readonly name: string; readonly version: number };
+  };
+  /** Present when the fallback step answered, with why the steps before it did not. */
+  readonly fallback?: { readonly reason: string; readonly step?: string };
 }
 
 export interface PredictResponseDto {
@@ -170,6 +177,14 @@ export interface PredictResponseDto {
   readonly probabilities?: Record<string, number>;
   readonly explanation?: ExplanationDto;
   readonly predictions?: readonly PredictionDto[];
+  readonly answered_by?: PredictionDto["answered_by"];
+  readonly fallback?: PredictionDto["fallback"];
+  /** In apps with a session step, for a request with `x-session-id`. */
+  readonly session?: {
+    readonly id: string;
+    readonly turn: number;
+    readonly remembered: readonly string[];
+  };
 }
 
 /** `GET /v1/session`: who the caller's key is. */
@@ -306,4 +321,68 @@ export interface AppVersionDto {
 export interface CreateAppVersionRequest {
   /** An app spec (`GET /v1/spec/schema`); its name must be the app's. */
   readonly spec: unknown;
+}
+
+/** Where a webhook event stands (see src/runtime/webhooks/event-queue.ts). */
+export type WebhookEventStatus =
+  | "queued"
+  | "processing"
+  | "done"
+  | "failed"
+  | "dead"
+  | "quarantined";
+
+/** Why an event was quarantined: a field (JSON Pointer into the normalized record) and what. */
+export interface WebhookProblemDto {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** `POST /v1/hooks/{app}` answers 202 with this, and again for a repeated Idempotency-Key. */
+export interface WebhookAckDto {
+  readonly event_id: string;
+  readonly status: "queued" | "quarantined";
+  readonly problems?: readonly WebhookProblemDto[];
+}
+
+/** Delivery of an event's outcome to the app's callback URL. */
+export interface WebhookCallbackDto {
+  readonly url: string;
+  readonly status: "pending" | "delivered" | "failed";
+  readonly attempts: number;
+  readonly lastStatus?: number;
+  readonly lastError?: string;
+  readonly deliveredAt?: string;
+  readonly nextAttemptAt?: string;
+}
+
+/** `GET /v1/apps/{app}/events/{id}` (and each item of the list). */
+export interface WebhookEventDto {
+  readonly id: string;
+  readonly app: string;
+  readonly status: WebhookEventStatus;
+  /** Processing attempts started; the event is dead after `maxAttempts`. */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  /** The body as it was received (or as last fixed by a replay). */
+  readonly payload: unknown;
+  /** The payload after the app's mapping: what was validated and processed. */
+  readonly record?: Record<string, unknown>;
+  readonly problems: readonly WebhookProblemDto[];
+  readonly result?: unknown;
+  readonly error?: string;
+  readonly callback?: WebhookCallbackDto;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly completedAt?: string;
+  readonly nextAttemptAt?: string;
+}
+
+/** `GET /v1/apps/{app}/hooks/secret` (admins): what receivers verify callbacks with. */
+export interface WebhookSecretDto {
+  readonly app: string;
+  readonly secret: string;
+  readonly header: "Ballast-Signature";
+  /** How the header is built, for receivers that verify by hand. */
+  readonly scheme: string;
 }

@@ -25,6 +25,9 @@ class Deployments implements DeploymentSource {
   async currentVersionId(): Promise<string | undefined> {
     return this.live;
   }
+  async loadModel(): Promise<Uint8Array> {
+    throw new Error("no cascade in these specs");
+  }
   async load(appVersionId: string) {
     const artifact = this.versions.get(appVersionId);
     if (!artifact) throw new Error(`no version ${appVersionId}`);
@@ -54,7 +57,7 @@ describe("AppRuntime", () => {
       });
       source.versions.set(id, trained.bytes);
     }
-    const runtime = new AppRuntime(source, 60_000);
+    const runtime = new AppRuntime(source, { refreshMs: 60_000 });
     source.live = "v1";
     const first = await runtime.get("ws", "app");
     expect(first?.version).toBe(1);

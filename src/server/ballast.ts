@@ -12,21 +12,24 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { sql } from "kysely";
-import { ConflictError, NotFoundError, ValidationError } from "../registry/errors.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { LocalBlobStore } from "../store/local-blob-store.ts";
 import type { BallastConfig } from "./config.ts";
 import { ServerContext } from "./context.ts";
 import { loadDemo } from "./demo.ts";
-import { ApiError, type ErrorDetail, errorBody } from "./errors.ts";
+import { toErrorResponse } from "./error-response.ts";
+import { errorBody } from "./errors.ts";
 import { withPublishedApps } from "./openapi.ts";
 import { analysisRoutes } from "./routes/analysis.ts";
 import { appMetricsRoutes } from "./routes/app-metrics.ts";
+import { appRuntimeStateRoutes } from "./routes/app-runtime-state.ts";
+import { appSessionRoutes } from "./routes/app-sessions.ts";
 import { appVersionRoutes } from "./routes/app-versions.ts";
 import { appRoutes } from "./routes/apps.ts";
 import { datasetRowRoutes } from "./routes/dataset-rows.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { homeRoutes } from "./routes/home.ts";
+import { hookRoutes } from "./routes/hooks.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { onnxRoutes } from "./routes/onnx.ts";
@@ -172,8 +175,21 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   await server.register(appMetricsRoutes(ctx));
   await server.register(specRoutes(ctx));
   await server.register(keyRoutes(ctx));
+  await server.register(appSessionRoutes(ctx));
+  await server.register(appRuntimeStateRoutes(ctx));
+  await server.register(hookRoutes(ctx));
   await server.register(
-    predictRoutes({ apps: ctx.apps, authenticate: ctx.authenticate, metrics: ctx.metrics }),
+    predictRoutes({
+      apps: ctx.apps,
+      authenticate: ctx.authenticate,
+      metrics: ctx.metrics,
+      counters: ctx.counters,
+      rateLimiter: ctx.rateLimiter,
+      idempotency: ctx.idempotency,
+      ...(config.workspaceRateLimit.perSecond > 0
+        ? { workspaceRateLimit: config.workspaceRateLimit }
+        : {}),
+    }),
   );
 
   let demo: Promise<void> = Promise.resolve();
@@ -185,6 +201,11 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
     training: ctx.training,
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });
+      // Webhook workers for every deployed app with hooks on; deploys are picked up by polling.
+      await ctx.webhooks.start({
+        onError: (error) =>
+          server.log.warn({ err: error }, "webhook workers: an error nobody awaited"),
+      });
       if (config.demo) {
         demo = loadDemo(
           ctx,
@@ -238,94 +259,4 @@ async function publishedContracts(ctx: ServerContext) {
     }
   }
   return out;
-}
-
-/** Map anything thrown in a route to the uniform error body; only bugs become 500. */
-export function toErrorResponse(error: FastifyError | Error): {
-  status: number;
-  body: ReturnType<typeof errorBody>;
-  headers: Record<string, string>;
-} {
-  if (error instanceof ApiError) {
-    return {
-      status: error.statusCode,
-      body: errorBody(error.code, error.message, error.details),
-      headers: { ...error.headers },
-    };
-  }
-  if (error instanceof NotFoundError) {
-    return { status: 404, body: errorBody("not_found", error.message), headers: {} };
-  }
-  if (error instanceof ConflictError) {
-    return { status: 409, body: errorBody("conflict", error.message), headers: {} };
-  }
-  if (error instanceof ValidationError) {
-    return {
-      status: 400,
-      body: errorBody("invalid_request", error.message, [
-        { path: error.field, message: error.message },
-      ]),
-      headers: {},
-    };
-  }
-  const fastifyError = error as FastifyError & {
-    validation?: {
-      instancePath?: string;
-      message?: string;
-      params?: Record<string, unknown>;
-      keyword?: string;
-    }[];
-    validationContext?: string;
-  };
-  if (fastifyError.validation) {
-    const details: ErrorDetail[] = fastifyError.validation.map((v) => {
-      const missing = v.keyword === "required" ? `/${String(v.params?.missingProperty ?? "")}` : "";
-      const extra =
-        v.keyword === "additionalProperties"
-          ? `/${String(v.params?.additionalProperty ?? "")}`
-          : "";
-      const message =
-        v.keyword === "additionalProperties"
-          ? "is not an accepted field"
-          : v.keyword === "required"
-            ? "is required"
-            : (v.message ?? "is invalid");
-      return {
-        path: `${fastifyError.validationContext ?? "body"}${v.instancePath ?? ""}${missing}${extra}`,
-        message,
-      };
-    });
-    const first = details[0];
-    return {
-      status: 400,
-      body: errorBody(
-        "invalid_request",
-        first ? `${first.path} ${first.message}` : "The request is invalid",
-        details,
-      ),
-      headers: {},
-    };
-  }
-  const status = fastifyError.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    const code =
-      fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE"
-        ? "body_too_large"
-        : fastifyError.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
-          ? "unsupported_media_type"
-          : error instanceof SyntaxError ||
-              fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY" ||
-              fastifyError.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
-            ? "invalid_json"
-            : "bad_request";
-    return { status, body: errorBody(code, error.message), headers: {} };
-  }
-  return {
-    status: 500,
-    body: errorBody(
-      "internal",
-      "Something went wrong on the server; the request id identifies it in the logs",
-    ),
-    headers: {},
-  };
 }

@@ -29,6 +29,33 @@ export interface BallastConfig {
    * SQLite registry, to a loopback caller.
    */
   readonly autoLogin: boolean;
+  /**
+   * A redis:// URL moves rate limits, idempotency keys, sessions and the webhook queue (BullMQ)
+   * to Redis, so every replica shares them; otherwise they stay in process and in
+   * `<dataDir>/runtime.db`.
+   */
+  readonly redisUrl?: string;
+  /** Every Redis key Ballast writes starts with this (several deployments can share a server). */
+  readonly redisPrefix: string;
+  /** One token bucket per workspace across all its apps (requests per second, burst; 0 = off). */
+  readonly workspaceRateLimit: { readonly perSecond: number; readonly burst: number };
+  /**
+   * The secret webhook callback signatures derive from (one per app, see
+   * src/runtime/webhooks/callback.ts); unset: generated once into `<dataDir>/webhook.secret`.
+   * Replicas that deliver callbacks for the same apps must share it.
+   */
+  readonly webhookSecret?: string;
+  /**
+   * Webhook workers' timings: the lease on a claimed event (a killed worker's event is taken
+   * over after it), the retry backoff's first step and cap, and how often deployed apps are
+   * checked for hooks turned on or off. Tests shorten them.
+   */
+  readonly webhookTimings: {
+    readonly leaseMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly pollMs: number;
+  };
 }
 
 /** Off for 0, false, no, off (any case); on otherwise, including unset. */
@@ -50,6 +77,8 @@ function intFromEnv(name: string, fallback: number): number {
 export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfig {
   const env = process.env;
   const databaseUrl = overrides.databaseUrl ?? env.BALLAST_DATABASE_URL;
+  const redisUrl = overrides.redisUrl ?? env.BALLAST_REDIS_URL;
+  const webhookSecret = overrides.webhookSecret ?? env.BALLAST_WEBHOOK_SECRET;
   return {
     host: overrides.host ?? env.BALLAST_HOST ?? "127.0.0.1",
     port: overrides.port ?? intFromEnv("BALLAST_PORT", 7070),
@@ -63,5 +92,18 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
       overrides.demoTimeBudgetMs ?? intFromEnv("BALLAST_DEMO_TIME_BUDGET_MS", 20_000),
     logLevel: overrides.logLevel ?? env.BALLAST_LOG_LEVEL ?? "info",
     autoLogin: overrides.autoLogin ?? flagFromEnv("BALLAST_AUTO_LOGIN", true),
+    ...(redisUrl ? { redisUrl } : {}),
+    redisPrefix: overrides.redisPrefix ?? env.BALLAST_REDIS_PREFIX ?? "ballast:",
+    workspaceRateLimit: overrides.workspaceRateLimit ?? {
+      perSecond: intFromEnv("BALLAST_WORKSPACE_RPS", 20000),
+      burst: intFromEnv("BALLAST_WORKSPACE_BURST", 40000),
+    },
+    ...(webhookSecret ? { webhookSecret } : {}),
+    webhookTimings: overrides.webhookTimings ?? {
+      leaseMs: intFromEnv("BALLAST_WEBHOOK_LEASE_MS", 30_000),
+      retryBaseMs: intFromEnv("BALLAST_WEBHOOK_RETRY_BASE_MS", 1000),
+      retryMaxMs: intFromEnv("BALLAST_WEBHOOK_RETRY_MAX_MS", 300_000),
+      pollMs: intFromEnv("BALLAST_WEBHOOK_POLL_MS", 2000),
+    },
   };
 }

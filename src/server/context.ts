@@ -4,20 +4,41 @@
  * publish an app, render DTOs). Routes receive this one object, as n8n's nodes receive their
  * execution context, so none of them reaches for a global.
  */
+import type { Redis } from "ioredis";
 import type { ModelArtifact } from "../models/artifact.ts";
 import { decodeArtifact, encodeArtifact } from "../models/artifact.ts";
 import { AppMetricsRecorder } from "../monitor/app-metrics.ts";
+import { type EventLoopMonitor, startEventLoopMonitor } from "../monitor/event-loop.ts";
+import { RuntimeCounters } from "../monitor/runtime-counters.ts";
 import type { ApiKey } from "../registry/api-key-repository.ts";
 import type { Dataset } from "../registry/dataset-repository.ts";
 import { NotFoundError } from "../registry/errors.ts";
 import type { Job } from "../registry/job-repository.ts";
 import type { ModelVersion } from "../registry/model-repository.ts";
 import type { Registry } from "../registry/registry.ts";
+import { createRateLimiter, type RateLimiter } from "../runtime/policies/rate-limit.ts";
+import { BullmqEventQueue } from "../runtime/webhooks/bullmq-event-queue.ts";
+import { loadServerSecret } from "../runtime/webhooks/callback.ts";
+import type { EventProcessor } from "../runtime/webhooks/event-queue.ts";
+import { SqliteEventQueue } from "../runtime/webhooks/sqlite-event-queue.ts";
+import {
+  type DeployedHookApp,
+  type WebhookApp,
+  WebhookService,
+} from "../runtime/webhooks/webhook-service.ts";
 import type { AppSpec } from "../spec/app-spec.ts";
 import { parseAppSpec } from "../spec/app-spec.ts";
 import type { BlobStore } from "../store/blob-store.ts";
+import type { IdempotencyStore } from "../store/idempotency/idempotency-store.ts";
+import { RedisIdempotencyStore } from "../store/idempotency/redis-idempotency-store.ts";
+import { SqliteIdempotencyStore } from "../store/idempotency/sqlite-idempotency-store.ts";
+import { openRedis } from "../store/redis.ts";
+import { openRuntimeDb, type RuntimeDatabase, runtimeDbPath } from "../store/runtime-db.ts";
+import { MemorySessionStore } from "../store/sessions/memory-session-store.ts";
+import { RedisSessionStore } from "../store/sessions/redis-session-store.ts";
+import type { SessionStore } from "../store/sessions/session-store.ts";
 import type { AppDto, JobDto, KeyDto, ModelVersionDto, TrainRequest } from "./api-types.ts";
-import { AppRuntime, type DeploymentSource } from "./app-runtime.ts";
+import { AppRuntime, type DeploymentSource, type PublishedApp } from "./app-runtime.ts";
 import type { Principal } from "./auth.ts";
 import { cachedVerifier, keyFromHeaders } from "./auth.ts";
 import type { BallastConfig } from "./config.ts";
@@ -39,6 +60,20 @@ export class ServerContext {
   readonly training: TrainingJobs;
   /** What every predict request served, per app (the Monitor page and, later, Prometheus). */
   readonly metrics = new AppMetricsRecorder();
+  /** What the runtime's policies did per app (shed, rate limited, fallbacks). */
+  readonly counters = new RuntimeCounters();
+  /** This process's event-loop delay: the first sign that CPU work is starving requests. */
+  readonly eventLoop: EventLoopMonitor = startEventLoopMonitor();
+  /** Shared state of the data plane: Redis when configured, else in process and runtime.db. */
+  readonly redis: Redis | undefined;
+  readonly runtimeDb: RuntimeDatabase;
+  readonly rateLimiter: RateLimiter;
+  readonly idempotency: IdempotencyStore;
+  readonly sessions: SessionStore;
+  /** Webhook intake, the durable event queue (runtime.db or BullMQ) and its workers. */
+  readonly webhooks: WebhookService;
+  /** Parsed specs of deployed app versions, for the webhook supervisor's polls. */
+  private readonly hookSpecs = new Map<string, AppSpec>();
   /** Datasets' rows with their types applied, recently read ones cached. */
   readonly frames: DatasetFrames;
   private readonly verify: ReturnType<typeof cachedVerifier>;
@@ -53,12 +88,104 @@ export class ServerContext {
       if (verified) void registry.apiKeys.touchKey(verified.keyId).catch(() => {});
       return verified;
     });
-    this.apps = new AppRuntime(this.deploymentSource());
+    this.runtimeDb = openRuntimeDb(runtimeDbPath(config.dataDir));
+    this.redis = config.redisUrl ? openRedis({ url: config.redisUrl }) : undefined;
+    const prefix = config.redisPrefix;
+    this.rateLimiter = createRateLimiter({
+      ...(this.redis ? { redis: this.redis } : {}),
+      prefix: `${prefix}rl:`,
+    });
+    this.idempotency = this.redis
+      ? new RedisIdempotencyStore(this.redis, { prefix: `${prefix}idem:` })
+      : new SqliteIdempotencyStore(this.runtimeDb);
+    this.sessions = this.redis
+      ? new RedisSessionStore(this.redis, { prefix: `${prefix}session:` })
+      : new MemorySessionStore();
+    this.apps = new AppRuntime(this.deploymentSource(), {
+      sessions: this.sessions,
+      events: (workspaceId, app) => ({
+        fallback: (reason) => this.counters.count(workspaceId, app, `fallback:${reason}`),
+        escalated: (n) => this.counters.count(workspaceId, app, "escalated", n),
+      }),
+    });
     this.frames = new DatasetFrames(blobs);
     this.training = new TrainingJobs({
       updateJob: async (id, patch) => this.jobDto(await registry.jobs.update(id, patch)),
       registerModel: async (job, bytes) => this.registerModel(job, bytes),
     });
+    this.webhooks = this.createWebhooks();
+  }
+
+  /**
+   * Webhooks on BullMQ when Redis is configured, else on the SQLite queue in runtime.db. Each
+   * event is processed by one function: the app's pipeline on the normalized record.
+   */
+  private createWebhooks(): WebhookService {
+    const { config } = this;
+    const { pollMs, ...timings } = config.webhookTimings;
+    const onError = (error: unknown) => this.webhooks.report(error);
+    const queue = config.redisUrl
+      ? new BullmqEventQueue({ url: config.redisUrl, prefix: config.redisPrefix, timings, onError })
+      : new SqliteEventQueue(this.runtimeDb, { timings, onError });
+    // An event runs through the same pipeline as a predict request (its steps, breakers and
+    // fallback), under the attempt's time budget; the queue's own cap bounds concurrency.
+    const processor: EventProcessor = async (event, signal) => {
+      const published = await this.apps.get(event.workspaceId, event.app);
+      if (!published) throw new Error(`The app ${event.app} is not deployed`);
+      const { answers } = await published.runtime.pipeline.run({
+        records: [event.record],
+        paths: () => "",
+        explain: false,
+        signal,
+      });
+      return {
+        app: published.name,
+        app_version: published.version,
+        model: { name: published.model.name, version: published.model.version },
+        ...answers[0],
+      };
+    };
+    return new WebhookService({
+      queue,
+      processor,
+      pollMs,
+      serverSecret: loadServerSecret(config.dataDir, config.webhookSecret),
+      deployedApps: () => this.deployedHookApps(),
+    });
+  }
+
+  /** Every deployed app's webhook settings, read from the registry (no model is loaded). */
+  private async deployedHookApps(): Promise<DeployedHookApp[]> {
+    const deployments = await this.registry.deployments.listCurrent({ environment: "production" });
+    const current = new Set(deployments.map((d) => d.appVersionId));
+    for (const id of this.hookSpecs.keys()) if (!current.has(id)) this.hookSpecs.delete(id);
+    return Promise.all(
+      deployments.map(async (d) => {
+        let spec = this.hookSpecs.get(d.appVersionId);
+        if (!spec) {
+          const version = await this.registry.apps.getVersionById(d.appId, d.appVersionId);
+          spec = parseAppSpec(version.spec);
+          this.hookSpecs.set(d.appVersionId, spec);
+        }
+        return {
+          workspaceId: d.workspaceId,
+          name: d.appName,
+          webhook: spec.webhook,
+          timeoutMs: spec.policies.timeouts.requestMs,
+        };
+      }),
+    );
+  }
+
+  /** What the webhook intake needs of a published app (its mapping, contract and validator). */
+  webhookApp(published: PublishedApp): WebhookApp {
+    return {
+      workspaceId: published.workspaceId,
+      name: published.name,
+      webhook: published.spec.webhook,
+      fields: published.predictor.artifact.header.recipe.inputs,
+      validateRecord: published.validateRecord,
+    };
   }
 
   /** The caller's identity from its API key, or undefined when there is no valid key. */
@@ -156,6 +283,8 @@ export class ServerContext {
       return { app };
     });
     this.apps.invalidate(workspaceId, app.name);
+    // Start (or stop) this app's webhook workers now rather than at the next poll.
+    this.webhooks.sync().catch((error: unknown) => this.webhooks.report(error));
     const found = (await this.listApps(workspaceId)).find((a) => a.name === app.name);
     if (!found) throw new Error(`App ${app.name} vanished right after publishing`);
     return found;
@@ -194,6 +323,10 @@ export class ServerContext {
         if (!app) return undefined;
         const deployment = await this.registry.deployments.currentDeployment(app.id, "production");
         return deployment?.appVersionId;
+      },
+      loadModel: async (workspaceId, name, version) => {
+        const model = await this.registry.models.getVersion(workspaceId, `${name}@${version}`);
+        return this.blobs.get(model.artifactSha256);
       },
       load: async (appVersionId) => {
         const { registry } = this;
@@ -265,6 +398,13 @@ export class ServerContext {
   }
 
   async close(): Promise<void> {
+    await this.webhooks.close();
     await this.training.close();
+    await this.apps.close();
+    this.eventLoop.stop();
+    await this.idempotency.close();
+    await this.sessions.close();
+    this.redis?.disconnect();
+    this.runtimeDb.close();
   }
 }

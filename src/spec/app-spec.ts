@@ -4,9 +4,11 @@
  * (`steps`). Both forms stay valid: a spec without steps runs the default pipeline built from
  * its top-level fields, a spec with only steps gets those fields from its steps, and a spec
  * with both must say the same thing in both places. `parseAppSpec` always returns both, so the
- * runtime keeps reading `model`, `contract` and `limits`.
+ * runtime keeps reading `model`, `contract` and `limits`. `policies` and `webhook` are not
+ * steps: they stay at the top in both forms, and parsing fills every default in them.
  */
 import type { JsonSchema } from "./contract.ts";
+import { type AppPolicies, fillPolicies, policiesJsonSchema } from "./policies.ts";
 import { pointerSegments, problemsFromAjv, type SpecProblem, specAjv } from "./spec-problems.ts";
 import {
   type AppStep,
@@ -15,12 +17,24 @@ import {
   stepEnvelopeSchema,
   withDefaults,
 } from "./step-graph.ts";
+import type { CascadeStepSettings } from "./steps/cascade-step.ts";
+import type { FallbackStepSettings } from "./steps/fallback-step.ts";
+import type { HttpStepSettings } from "./steps/http-step.ts";
+import type { ModelStepSettings } from "./steps/model-step.ts";
 import { DEFAULT_PIPELINE, STEP_KINDS, stepKind } from "./steps/registry.ts";
+import type { SessionStepSettings } from "./steps/session-step.ts";
 import type { StepKind } from "./steps/step-kind.ts";
-import { DEFAULT_MAX_ROWS, MAX_ROWS_LIMIT } from "./steps/validate-step.ts";
+import {
+  DEFAULT_MAX_ROWS,
+  MAX_ROWS_LIMIT,
+  type ValidateStepSettings,
+} from "./steps/validate-step.ts";
+import { type AppWebhook, fillWebhook, webhookJsonSchema } from "./webhook.ts";
 
+export type { AppPolicies } from "./policies.ts";
 export type { SpecProblem } from "./spec-problems.ts";
 export type { AppStep } from "./step-graph.ts";
+export type { AppWebhook } from "./webhook.ts";
 export { DEFAULT_MAX_ROWS };
 
 export const APP_SPEC_API_VERSION = "ballast/v1";
@@ -41,6 +55,10 @@ export interface AppSpec {
   };
   /** The pipeline, every step with its settings filled in (defaults included). */
   readonly steps: readonly AppStep[];
+  /** Rate limits, bulkhead, deadline, cache, idempotency, workers: always complete. */
+  readonly policies: AppPolicies;
+  /** Webhook intake and delivery: always present, off unless the spec turns it on. */
+  readonly webhook: AppWebhook;
 }
 
 export const APP_NAME_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
@@ -126,7 +144,7 @@ export const appSpecJsonSchema: JsonSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://ballast.dev/schemas/app-spec.json",
   title: "Ballast app spec",
-  description: `An app: the model it serves, its contract and limits, and its pipeline (steps). A spec without steps runs input → validate → model → output; a spec with steps takes model, contract and limits from them. ${GRAPH_RULES}`,
+  description: `An app: the model it serves, its contract and limits, its pipeline (steps), its policies and its webhook. A spec without steps runs input → validate → model → output; a spec with steps takes model, contract and limits from them. ${GRAPH_RULES}`,
   type: "object",
   additionalProperties: false,
   required: ["apiVersion", "kind", "name"],
@@ -178,6 +196,8 @@ export const appSpecJsonSchema: JsonSchema = {
         ...(Number.isFinite(k.count.max) ? { maxContains: k.count.max } : {}),
       })),
     },
+    policies: policiesJsonSchema,
+    webhook: webhookJsonSchema,
   },
   allOf: graphConstraints(),
 };
@@ -331,21 +351,34 @@ function normalize(document: Record<string, unknown>): AppSpec {
     contract: { unknownCategories: unknownCategories === "reject" ? "reject" : "bucket" },
     limits: { maxRows: Number(setting("validate", "maxRows") ?? DEFAULT_MAX_ROWS) },
     steps,
+    policies: fillPolicies(document.policies),
+    webhook: fillWebhook(document.webhook),
   };
 }
+
+/**
+ * The sections written after the steps in the designer's form (and its YAML): what the app
+ * does comes first, how it is protected and fed after.
+ */
+export const AFTER_STEPS: readonly string[] = ["policies", "webhook"];
 
 /**
  * A document in the designer's form: each top-level setting a step mirrors (`model`,
  * `limits.maxRows`, ...) moved into that step when the step lacks it or says the same, and a
  * spec without steps given the default pipeline. Nothing is validated and nothing is lost: a
  * top-level value that disagrees with its step stays where it is, for the checks to point at.
+ * `policies` and `webhook` are not steps: they stay at the top, written after the steps.
  */
 export function liftIntoSteps(
   document: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   const top: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(document)) {
-    if (key !== "steps") top[key] = isRecord(value) ? { ...value } : value;
+    if (key === "steps") continue;
+    const copy = isRecord(value) ? { ...value } : value;
+    if (AFTER_STEPS.includes(key)) after[key] = copy;
+    else top[key] = copy;
   }
   let steps: unknown[];
   if (document.steps === undefined) {
@@ -359,7 +392,7 @@ export function liftIntoSteps(
       isRecord(s) && isRecord(s.with) ? { ...s, with: { ...s.with } } : isRecord(s) ? { ...s } : s,
     );
   } else {
-    return { ...top, steps: document.steps };
+    return { ...top, steps: document.steps, ...after };
   }
   for (const kind of STEP_KINDS) {
     const step = steps.find(
@@ -379,7 +412,7 @@ export function liftIntoSteps(
       if (Object.keys(parent).length === 0) delete top[b.field[0]];
     }
   }
-  return { ...top, steps };
+  return { ...top, steps, ...after };
 }
 
 /**
@@ -388,6 +421,50 @@ export function liftIntoSteps(
  */
 export function toStepsForm(spec: AppSpec): Record<string, unknown> {
   return liftIntoSteps(JSON.parse(JSON.stringify(spec)));
+}
+
+/** Each step kind's settings as a parsed spec holds them (defaults filled in). */
+export interface StepSettingsByKind {
+  readonly input: Readonly<Record<string, never>>;
+  readonly session: SessionStepSettings;
+  readonly validate: ValidateStepSettings;
+  readonly model: ModelStepSettings;
+  readonly cascade: CascadeStepSettings;
+  readonly http: HttpStepSettings;
+  readonly fallback: FallbackStepSettings;
+  readonly output: Readonly<Record<string, never>>;
+}
+
+/** A step of a parsed spec, its settings typed by its kind. */
+export type PipelineStep = {
+  readonly [K in keyof StepSettingsByKind]: {
+    readonly id: string;
+    readonly kind: K;
+    readonly settings: StepSettingsByKind[K];
+  };
+}[keyof StepSettingsByKind];
+
+/**
+ * A parsed spec's steps in the order they run, input first and output last, with settings
+ * typed by kind: what a pipeline executor walks. A parsed spec's steps form one chain (the
+ * graph checks say so), so this is that chain read from its `after` links.
+ */
+export function pipelineOf(spec: AppSpec): PipelineStep[] {
+  const next = new Map<string, AppStep>();
+  for (const step of spec.steps) {
+    const before = step.after?.[0];
+    if (before !== undefined) next.set(before, step);
+  }
+  const out: PipelineStep[] = [];
+  for (
+    let step = spec.steps.find((s) => stepKind(s.kind)?.inputs === 0);
+    step !== undefined && out.length < spec.steps.length;
+    step = next.get(step.id)
+  ) {
+    // The settings were checked against the kind's schema and filled with its defaults.
+    out.push({ id: step.id, kind: step.kind, settings: step.with ?? {} } as PipelineStep);
+  }
+  return out;
 }
 
 /** The spec a one-click publish creates. */

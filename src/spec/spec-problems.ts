@@ -4,6 +4,7 @@
  * Ajv's errors are rewritten here into the same shape, naming the field they are about.
  */
 import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import { HTTP_URL_PATTERN } from "./http-url.ts";
 
 export interface SpecProblem {
   /** JSON Pointer into the spec, e.g. `/steps/2/with/maxRows`; `/` for the whole document. */
@@ -13,8 +14,16 @@ export interface SpecProblem {
   readonly stepId?: string;
 }
 
-/** One Ajv for every spec schema: draft 2020-12, every error, no coercion or defaults. */
-export const specAjv = new Ajv2020({ allErrors: true, strict: false });
+/**
+ * One Ajv for every spec schema: draft 2020-12, every error, no coercion or defaults. The
+ * `uri` format (URL settings) is checked with the platform's URL parser, in the server and the
+ * Studio alike.
+ */
+export const specAjv = new Ajv2020({
+  allErrors: true,
+  strict: false,
+  formats: { uri: { type: "string", validate: (value: string) => URL.canParse(value) } },
+});
 
 function quote(value: unknown): string {
   return JSON.stringify(value);
@@ -44,6 +53,12 @@ export function problemsFromAjv(
     } else if (e.keyword === "enum") {
       const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues ?? [];
       message = `must be one of ${allowed.map(quote).join(", ")}`;
+    } else if (
+      (e.keyword === "pattern" && e.params.pattern === HTTP_URL_PATTERN) ||
+      (e.keyword === "format" && e.params.format === "uri")
+    ) {
+      // Said once when both fail: the only URLs settings take are http(s) ones.
+      message = "must be an http:// or https:// URL";
     } else if (e.keyword === "const") {
       message = `must be ${quote((e.params as { allowedValue?: unknown }).allowedValue)}`;
     }

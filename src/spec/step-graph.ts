@@ -6,7 +6,7 @@
  */
 import { pointerSegment, problemsFromAjv, type SpecProblem, specAjv } from "./spec-problems.ts";
 import { STEP_KINDS, stepKind } from "./steps/registry.ts";
-import type { StepKind } from "./steps/step-kind.ts";
+import { defaultsOf, type StepKind } from "./steps/step-kind.ts";
 
 /** One step of the pipeline as written in a spec. */
 export interface AppStep {
@@ -52,7 +52,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 
 const COUNT_WORDS = ["no", "one", "two", "three", "four", "five"];
 const countWord = (n: number) => COUNT_WORDS[n] ?? String(n);
-const article = (word: string) => (/^[aeiou]/i.test(word) ? "an" : "a");
+/** "an input", "an http" (said "aitch"), "a model". */
+const article = (word: string) => (/^([aeiou]|http)/i.test(word) ? "an" : "a");
 
 /** The value of a top-level field a binding mirrors, or undefined. */
 export function boundValue(document: unknown, field: readonly [string, string]): unknown {
@@ -63,11 +64,7 @@ export function boundValue(document: unknown, field: readonly [string, string]):
 
 /** The default of each setting of a kind, as its settings schema declares. */
 export function settingDefaults(kind: StepKind): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(kind.settings.properties)) {
-    if ("default" in schema) out[key] = schema.default;
-  }
-  return out;
+  return defaultsOf(kind.settings);
 }
 
 interface Node {
@@ -234,10 +231,12 @@ function checkEdges(
           stepId: id,
         });
       } else if (kind?.runsAfter && from.kind && !kind.runsAfter.includes(from.kind.type)) {
-        const allowed = kind.runsAfter.map((t) => `${article(t)} ${t}`).join(" or ");
+        const kinds = kind.runsAfter;
+        const allowed =
+          kinds.length > 1 ? `${kinds.slice(0, -1).join(", ")} or ${kinds.at(-1)}` : kinds.join("");
         problems.push({
           path: at(node.index, "after", j),
-          message: `the runtime runs ${article(kind.type)} ${kind.type} step only right after ${allowed} step today`,
+          message: `the runtime runs ${article(kind.type)} ${kind.type} step only right after ${article(kinds[0] ?? "")} ${allowed} step today`,
           stepId: id,
         });
       }

@@ -3,7 +3,9 @@
  * form shows in the YAML, a YAML edit shows in the form, broken YAML names its line and keeps
  * the graph, a second model step is refused on its node (and by Save), the server's own
  * refusal lands on the node it names, keyboard buttons connect and disconnect, and a saved
- * graph is a new deployed app version whose settings predict honours.
+ * graph is a new deployed app version whose settings predict honours. The runtime's kinds and
+ * policies: a fallback step added between the model and the output, policies and the webhook
+ * set in their tab, saved into the app's next version.
  */
 import { readFileSync } from "node:fs";
 import type { Browser, Locator, Page } from "playwright-core";
@@ -195,6 +197,95 @@ describe("the pipeline designer", () => {
       rows: Array.from({ length: 51 }, () => CHURN_RECORD),
     });
     expect(tooMany.status).toBe(413);
+  });
+
+  it("adds a fallback between model and output and sets policies, saved in the next version", async () => {
+    expect((await call("POST", "/v1/apps", { model: "churn@1", app: "guarded" })).status).toBe(201);
+    const { page, context, errors } = await openStudio(browser, server.url);
+    await page.goto("/apps/guarded/design");
+    await node(page, "output").waitFor();
+    // The policies are in the YAML from the start, with their defaults.
+    expect(await yaml(page).inputValue()).toContain("maxInFlight: 64");
+
+    // The runtime's kinds are in the palette; a fallback added after the model goes in
+    // between the model and the output.
+    const palette = page.getByRole("toolbar", { name: "Add a step" });
+    for (const title of ["Session", "Cascade", "HTTP call", "Fallback"]) {
+      await palette.getByRole("button", { name: `Add ${title} step` }).waitFor();
+    }
+    await node(page, "model").click();
+    await page.getByRole("heading", { name: "Model step" }).waitFor();
+    expect(await page.getByLabel("Timeout (ms)").getAttribute("placeholder")).toBe("2000");
+    await palette.getByRole("button", { name: "Add Fallback step" }).click();
+    const fallback = node(page, "fallback");
+    await fallback.waitFor();
+    expect(await page.locator(".react-flow__edge").count()).toBe(4);
+    await page.getByRole("heading", { name: "Fallback step" }).waitFor();
+    // Its prediction has no default: a problem until it is set.
+    await fallback.getByText("prediction is missing", { exact: false }).waitFor();
+    await page.getByLabel("Fallback prediction").fill("No");
+    await page.getByRole("heading", { name: "No problems" }).waitFor();
+    const withFallback = await yaml(page).inputValue();
+    expect(withFallback).toMatch(/- id: fallback\n\s+kind: fallback\n\s+after:\n\s+- model/);
+    expect(withFallback).toMatch(/- id: output\n\s+kind: output\n\s+after:\n\s+- fallback/);
+    expect(withFallback).toContain("prediction: No");
+
+    // The policies tab: a value out of range is a problem on its field and on the tab.
+    await page.getByRole("tab", { name: "Policies" }).click();
+    const inFlight = page.getByLabel("Most requests in flight");
+    expect(await inFlight.inputValue()).toBe("64");
+    await inFlight.fill("0");
+    await page.locator(".field-error").filter({ hasText: "must be >= 1" }).waitFor();
+    expect(await page.getByRole("tab", { name: /Policies/ }).textContent()).toContain("1");
+    await inFlight.fill("8");
+    await page.getByRole("heading", { name: "No problems" }).waitFor();
+    await page.getByLabel("Cache responses").check();
+    await page.getByLabel("Accept webhooks").check();
+    await page.getByRole("button", { name: "Add a row to rename fields" }).click();
+    await page.getByLabel("Rename fields: incoming field 1").fill("months");
+    await page.getByLabel("Rename fields: contract field 1").fill("tenure");
+    await expect.poll(() => yaml(page).inputValue()).toContain("months: tenure");
+    const text = await yaml(page).inputValue();
+    expect(text).toContain("maxInFlight: 8");
+    expect(text).toMatch(/cache:\n\s+enabled: true/);
+    // The YAML changes the policies' form too.
+    await yaml(page).fill(text.replace("maxQueueWaitMs: 250", "maxQueueWaitMs: 100"));
+    await expect.poll(() => page.getByLabel("Longest wait (ms)").inputValue()).toBe("100");
+    await screenshot(page, "designer-policies");
+
+    // Selecting a step shows its settings again.
+    await node(page, "fallback").click();
+    await page.getByRole("heading", { name: "Fallback step" }).waitFor();
+    expect(await page.getByLabel("Fallback prediction").inputValue()).toBe("No");
+
+    await page.getByRole("button", { name: "Save as new version" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved as version 2" }).waitFor();
+    expect(unexpected(errors)).toEqual([]);
+    await context.close();
+
+    const versions = (await call("GET", "/v1/apps/guarded/versions")).json.versions as Json[];
+    expect(versions.map((v) => [v.version, v.deployed])).toEqual([
+      [2, true],
+      [1, false],
+    ]);
+    const spec = versions[0].spec;
+    expect(spec.steps.find((s: Json) => s.kind === "fallback")).toEqual({
+      id: "fallback",
+      kind: "fallback",
+      after: ["model"],
+      with: { prediction: "No" },
+    });
+    expect(spec.steps.find((s: Json) => s.kind === "output").after).toEqual(["fallback"]);
+    expect(spec.policies.concurrency).toEqual({
+      maxInFlight: 8,
+      maxQueue: 64,
+      maxQueueWaitMs: 100,
+    });
+    expect(spec.policies.cache).toMatchObject({ enabled: true, ttlSeconds: 60 });
+    expect(spec.webhook).toMatchObject({ enabled: true, rename: { months: "tenure" } });
+    // The app answers through its new pipeline.
+    const ok = await call("POST", "/v1/apps/guarded/predict", CHURN_RECORD);
+    expect(ok.status, ok.text).toBe(200);
   });
 
   it("opens an app's designer where the stored spec has no steps, and 404s for no app", async () => {

@@ -114,6 +114,16 @@ export function appVersionRoutes(ctx: ServerContext) {
             { path: "/spec/model", message: `${ref} does not exist` },
           ]);
         }
+        // A cascade's second model must exist too, or the version could never load.
+        for (const [index, step] of spec.steps.entries()) {
+          if (step.kind !== "cascade") continue;
+          const second = `${String(step.with?.name)}@${String(step.with?.version)}`;
+          if (!(await ctx.findModelVersion(principal.workspaceId, second))) {
+            throw badRequest("unknown_model", `There is no model version ${second}`, [
+              { path: `/spec/steps/${index}/with/name`, message: `${second} does not exist` },
+            ]);
+          }
+        }
         const published = await ctx.publish(principal.workspaceId, spec, model.id);
         const created = await ctx.registry.apps.getVersion(found.id, published.version);
         return reply.code(201).send({

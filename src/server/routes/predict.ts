@@ -1,20 +1,39 @@
 /**
- * The data plane: `POST /v1/apps/{app}/predict`. One record or `{"rows": [...]}`, validated
- * against the app's contract before anything runs; every problem a caller can cause is a 4xx
- * that names the field, and nothing here changes state. `?explain=true` adds each prediction's
- * explanation (exact SHAP contributions per input column).
+ * The data plane: `POST /v1/apps/{app}/predict`. One record or `{"rows": [...]}`, run through
+ * the app's pipeline inside its policies, in this order:
+ *
+ * 1. before the body is read: the caller's key, the app, and the rate limits (key, app,
+ *    workspace), so a flood is refused at the cost of a header parse;
+ * 2. the body's shape, an `Idempotency-Key` (replayed, refused when reused with another body,
+ *    run once when sent concurrently), the response cache;
+ * 3. the app's bulkhead (bounded in-flight and queue, then 503), the request's deadline, and
+ *    the pipeline's steps, each with its own budget, breaker and fallback.
+ *
+ * Every problem a caller can cause is a 4xx that names the field; overload is a 429/503 with
+ * `Retry-After`; nothing here changes state except the caller's session and idempotency record.
+ * `?explain=true` adds each prediction's explanation (exact SHAP contributions per column).
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import { EncodeError } from "../../features/recipe.ts";
-import { OnnxRunError } from "../../models/onnx/onnx-predictor.ts";
-import type { Prediction } from "../../models/predictor.ts";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppMetricsRecorder } from "../../monitor/app-metrics.ts";
+import type { RuntimeCounters } from "../../monitor/runtime-counters.ts";
+import { cacheKey } from "../../runtime/cache/response-cache.ts";
+import { RateLimitedError } from "../../runtime/errors.ts";
+import type { PipelineResult } from "../../runtime/pipeline/pipeline.ts";
+import { SESSION_ID_PATTERN } from "../../runtime/pipeline/session-step.ts";
+import { withDeadline } from "../../runtime/policies/deadline.ts";
+import type { RateLimiter, RateLimitVerdict } from "../../runtime/policies/rate-limit.ts";
+import {
+  beginOrWait,
+  type IdempotencyStore,
+  requestFingerprint,
+  type StoredResponse,
+} from "../../store/idempotency/idempotency-store.ts";
 import type { PredictResponseDto } from "../api-types.ts";
 import type { AppRuntime, PublishedApp } from "../app-runtime.ts";
 import type { Principal } from "../auth.ts";
-import { requirePermission } from "../auth.ts";
+import { can, requirePermission } from "../auth.ts";
+import { rateLimitHeaders, runtimeApiError, toErrorResponse } from "../error-response.ts";
 import { ApiError, badRequest, notFound, unprocessable } from "../errors.ts";
-import { describeErrors } from "../validation.ts";
 
 export interface PredictRouteDeps {
   readonly apps: AppRuntime;
@@ -23,86 +42,100 @@ export interface PredictRouteDeps {
   ) => Promise<Principal | undefined>;
   /** Every answer is counted here, per app (requests, errors, latency). */
   readonly metrics?: AppMetricsRecorder;
+  /** What the policies did (shed, limited, fallbacks), per app. */
+  readonly counters?: RuntimeCounters;
+  readonly rateLimiter?: RateLimiter;
+  /** One bucket per workspace across its apps (0 = off). */
+  readonly workspaceRateLimit?: { readonly perSecond: number; readonly burst: number };
+  readonly idempotency?: IdempotencyStore;
 }
 
-/** The app each predict request resolved to, for the metrics hook. */
-const served = new WeakMap<FastifyRequest, { workspaceId: string; app: string }>();
-
-/**
- * Count the answer once it is sent, with the latency the server saw (request received to
- * response sent). A request refused before the handler ran (bad JSON, body too large) is
- * attributed if its key and app resolve; without a valid key it belongs to no workspace.
- */
-async function recordAnswer(
-  deps: PredictRouteDeps,
-  request: FastifyRequest<{ Params: { app: string } }>,
-  status: number,
-  latencyMs: number,
-): Promise<void> {
-  const metrics = deps.metrics;
-  if (!metrics) return;
-  let target = served.get(request);
-  if (!target) {
-    const principal = await deps.authenticate(request.headers);
-    const name = request.params?.app;
-    if (!principal || typeof name !== "string") return;
-    const published = await deps.apps.get(principal.workspaceId, name);
-    if (!published) return;
-    target = { workspaceId: principal.workspaceId, app: published.name };
-  }
-  metrics.record({ ...target, status, latencyMs });
+/** What the pre-body hook learned about a request, for the handler and the metrics hook. */
+interface Admitted {
+  readonly principal: Principal | undefined;
+  readonly app: PublishedApp | undefined;
+  verdict?: RateLimitVerdict;
 }
+const admitted = new WeakMap<FastifyRequest, Admitted>();
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** How long a request waits for another one running with its idempotency key. */
+const IDEMPOTENCY_WAIT_MS = 10_000;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name];
+  return typeof v === "string" ? v : undefined;
+};
+
+/** The signal of a request with nothing to cancel (its pipeline runs synchronously). */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** Query values accepted for `explain`. */
 const EXPLAIN_VALUES = ["true", "false", "1", "0"];
 
-/**
- * Validate and predict one record. Ballast's models answer at once; an imported ONNX model
- * answers with a promise (rows predicted in the same tick share one onnxruntime run).
- */
-function predictOne(
-  app: PublishedApp,
-  record: Record<string, unknown>,
-  path: string,
-  explain: boolean,
-): Prediction | Promise<Prediction> {
-  if (!app.validateRecord(record)) {
-    const details = describeErrors(app.validateRecord.errors, path);
-    throw badRequest(
-      "invalid_input",
-      `The input does not match the ${app.name} app's contract`,
-      details,
-    );
-  }
-  const callerError = (error: unknown): unknown => {
-    if (error instanceof EncodeError) {
-      return badRequest("invalid_input", error.message, [
-        { path: `${path}/${error.field}`, message: error.message },
-      ]);
+type PredictRequest = FastifyRequest<{
+  Params: { app: string };
+  Querystring: { explain?: string };
+}>;
+
+/** Step 1: who is calling which app, and may they, as far as rate limits go. */
+async function admit(deps: PredictRouteDeps, request: PredictRequest, reply: FastifyReply) {
+  const principal = await deps.authenticate(request.headers);
+  // Resolve the app first, so a refused key still counts against the app it called.
+  const app = principal
+    ? await deps.apps.get(principal.workspaceId, request.params.app)
+    : undefined;
+  const state: Admitted = { principal, app };
+  admitted.set(request, state);
+  // A full app sheds before its body is read (and before rate-limit tokens are spent).
+  if (principal && app && can(principal.role, "invoke")) {
+    try {
+      app.runtime.bulkhead.refuseIfFull();
+    } catch (error) {
+      deps.counters?.count(app.workspaceId, app.name, "overloaded");
+      throw error;
     }
-    // Inputs passed the contract, yet the imported model could not compute on them.
-    if (error instanceof OnnxRunError) return unprocessable("model_rejected_input", error.message);
-    return error;
-  };
-  try {
-    const result = app.predictor.predict(record, {
-      unknownCategories: app.spec.contract.unknownCategories,
-      explain,
-    });
-    if (!(result instanceof Promise)) return result;
-    const mapped = result.catch((error: unknown) => {
-      throw callerError(error);
-    });
-    // Marked as handled: a later row's 400 may end the request before this promise settles.
-    mapped.catch(() => {});
-    return mapped;
-  } catch (error) {
-    throw callerError(error);
   }
+  if (!principal || !app || !deps.rateLimiter) return;
+  if (!can(principal.role, "invoke")) return; // refused in the handler, without spending tokens
+  const limits = app.runtime.policies.rateLimit;
+  const ws = deps.workspaceRateLimit;
+  // A bucket's id names its size: a spec that changes the limit starts fresh buckets.
+  const key = `${limits.perKeyPerSecond}/${limits.perKeyBurst}`;
+  const all = `${limits.perAppPerSecond}/${limits.perAppBurst}`;
+  try {
+    state.verdict = await deps.rateLimiter.consume([
+      {
+        scope: "key",
+        id: `${app.workspaceId}:${app.name}:${principal.keyId}:${key}`,
+        perSecond: limits.perKeyPerSecond,
+        burst: limits.perKeyBurst,
+      },
+      {
+        scope: "app",
+        id: `${app.workspaceId}:${app.name}:${all}`,
+        perSecond: limits.perAppPerSecond,
+        burst: limits.perAppBurst,
+      },
+      ...(ws ? [{ scope: "workspace" as const, id: app.workspaceId, ...ws }] : []),
+    ]);
+    if (state.verdict.limit > 0) void reply.headers(rateLimitHeaders(state.verdict));
+  } catch (error) {
+    if (error instanceof RateLimitedError)
+      deps.counters?.count(app.workspaceId, app.name, "rate_limited");
+    throw error;
+  }
+}
+
+function recordAnswer(deps: PredictRouteDeps, request: FastifyRequest, status: number, ms: number) {
+  const state = admitted.get(request);
+  const app = state?.app;
+  if (!deps.metrics || !app) return;
+  deps.metrics.record({ workspaceId: app.workspaceId, app: app.name, status, latencyMs: ms });
 }
 
 export function predictRoutes(deps: PredictRouteDeps) {
@@ -114,7 +147,7 @@ export function predictRoutes(deps: PredictRouteDeps) {
           tags: ["predict"],
           summary: "Predict with a published app",
           description:
-            'Send one record, or `{"rows": [...]}`. Each app\'s exact input and output schema is listed under its own path in this document.',
+            'Send one record, or `{"rows": [...]}`. Each app\'s exact input and output schema is listed under its own path in this document. Every answer carries `RateLimit-*` headers; 429 (rate limited) and 503 (at capacity) carry `Retry-After`. An `Idempotency-Key` header makes a retry safe: the same key with the same body replays the first answer, with another body it is refused (422). Apps with a session step take an `x-session-id` header.',
           params: { type: "object", properties: { app: { type: "string" } }, required: ["app"] },
           querystring: {
             type: "object",
@@ -128,22 +161,21 @@ export function predictRoutes(deps: PredictRouteDeps) {
             },
           },
         },
-        onResponse: (request, reply, done) => {
-          recordAnswer(deps, request, reply.statusCode, reply.elapsedTime).catch((error) =>
-            request.log.warn({ err: error }, "could not record the request's metrics"),
+        onRequest: (request, reply, done) => {
+          admit(deps, request, reply).then(
+            () => done(),
+            (error: unknown) => done(error as Error),
           );
+        },
+        onResponse: (request, reply, done) => {
+          recordAnswer(deps, request, reply.statusCode, reply.elapsedTime);
           done();
         },
       },
       async (request, reply) => {
-        const principal = await deps.authenticate(request.headers);
-        // Resolve the app first, so a refused key still counts against the app it called.
-        const published = principal
-          ? await deps.apps.get(principal.workspaceId, request.params.app)
-          : undefined;
-        if (published)
-          served.set(request, { workspaceId: published.workspaceId, app: published.name });
-        requirePermission(principal, "invoke");
+        const state = admitted.get(request);
+        requirePermission(state?.principal, "invoke");
+        const published = state?.app;
         if (!published) throw notFound("App", request.params.app);
         const explain = request.query.explain === "true" || request.query.explain === "1";
         if (explain && !published.predictor.canExplain) {
@@ -160,54 +192,190 @@ export function predictRoutes(deps: PredictRouteDeps) {
             'The body must be a JSON object: one record, or {"rows": [...]}',
           );
         }
-        const base = {
-          request_id: String(request.id),
-          app: published.name,
-          app_version: published.version,
-          model: { name: published.model.name, version: published.model.version },
-        };
-        const rows = body.rows;
-        if (rows !== undefined && !published.rowsIsInput) {
-          if (!Array.isArray(rows))
-            throw badRequest("invalid_body", "rows must be an array of records");
-          const extra = Object.keys(body).filter((k) => k !== "rows");
-          if (extra.length > 0) {
-            throw badRequest(
-              "invalid_body",
-              "A batch body has only the rows field",
-              extra.map((k) => ({ path: `/${k}`, message: "is not allowed beside rows" })),
-            );
-          }
-          if (rows.length === 0)
-            throw badRequest("invalid_body", "rows is empty; send at least one record");
-          const max = published.spec.limits.maxRows;
-          if (rows.length > max) {
-            throw new ApiError(
-              413,
-              "too_many_rows",
-              `This app takes at most ${max} rows per request; got ${rows.length}`,
-            );
-          }
-          const predictions: (Prediction | Promise<Prediction>)[] = [];
-          for (let i = 0; i < rows.length; i++) {
-            const record: unknown = rows[i];
-            if (!isRecord(record)) {
-              throw badRequest("invalid_input", `rows[${i}] must be a JSON object`, [
-                { path: `/rows/${i}`, message: "must be an object" },
-              ]);
-            }
-            predictions.push(predictOne(published, record, `/rows/${i}`, explain));
-          }
-          const response: PredictResponseDto = {
-            ...base,
-            predictions: await Promise.all(predictions),
-          };
-          return reply.send(response);
+        const sessionId = header(request, "x-session-id");
+        if (sessionId !== undefined && !SESSION_ID_PATTERN.test(sessionId)) {
+          throw badRequest(
+            "invalid_session_id",
+            "x-session-id must be 1-128 letters, digits or ._:-",
+            [{ path: "header/x-session-id", message: "is not a valid session id" }],
+          );
         }
-        const prediction = await predictOne(published, body, "", explain);
-        const response: PredictResponseDto = { ...base, ...prediction };
-        return reply.send(response);
+        const batch = readBatch(published, body);
+        const idempotencyKey = header(request, "idempotency-key");
+        const runtime = published.runtime;
+        const idem =
+          idempotencyKey !== undefined && runtime.policies.idempotency.enabled
+            ? deps.idempotency
+            : undefined;
+        if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+          throw badRequest(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+            [{ path: "header/idempotency-key", message: "is not a valid key" }],
+          );
+        }
+        if (!idem || idempotencyKey === undefined) {
+          return send(
+            reply,
+            await answer(deps, request, published, body, batch, explain, sessionId),
+          );
+        }
+        const scope = `${published.workspaceId}/${published.name}`;
+        const fingerprint = requestFingerprint("POST", `${request.params.app}?explain=${explain}`, {
+          body,
+          session: sessionId ?? null,
+        });
+        const ttl = runtime.policies.idempotency.ttlSeconds;
+        const begun = await beginOrWait(
+          idem,
+          scope,
+          idempotencyKey,
+          fingerprint,
+          ttl,
+          IDEMPOTENCY_WAIT_MS,
+        );
+        if (begun.state === "replay") {
+          return reply
+            .code(begun.response.status)
+            .headers({ ...begun.response.headers, "idempotent-replayed": "true" })
+            .type("application/json")
+            .send(begun.response.body);
+        }
+        if (begun.state === "mismatch") {
+          throw unprocessable(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request body; use a new key",
+            [{ path: "header/idempotency-key", message: "was used with another body" }],
+          );
+        }
+        if (begun.state === "in_progress") {
+          throw new ApiError(
+            409,
+            "idempotency_in_progress",
+            "A request with this Idempotency-Key is still running; retry shortly",
+            [],
+            { "retry-after": "1" },
+          );
+        }
+        let stored: StoredResponse | undefined;
+        try {
+          const result = await answer(deps, request, published, body, batch, explain, sessionId);
+          stored = { status: 200, headers: {}, body: JSON.stringify(result) };
+        } catch (error) {
+          // The caller's own mistakes replay as they were; overload and failures may be retried.
+          const mapped = runtimeApiError(error) ?? error;
+          const status = mapped instanceof ApiError ? mapped.statusCode : 500;
+          if (status < 500 && status !== 429 && status !== 409) {
+            const { body: errorJson, headers } = toErrorResponse(mapped as Error);
+            stored = { status, headers, body: JSON.stringify(errorJson) };
+          }
+          if (!stored) await idem.release(scope, idempotencyKey, fingerprint).catch(() => {});
+          else await idem.complete(scope, idempotencyKey, fingerprint, stored, ttl);
+          throw error;
+        }
+        await idem.complete(scope, idempotencyKey, fingerprint, stored, ttl);
+        return reply.type("application/json").send(stored.body);
       },
     );
   };
+}
+
+/** The records of a body: one record, or a batch checked against the app's row limit. */
+function readBatch(
+  published: PublishedApp,
+  body: Record<string, unknown>,
+): { records: Record<string, unknown>[]; batch: boolean } {
+  const rows = body.rows;
+  if (rows === undefined || published.rowsIsInput) return { records: [body], batch: false };
+  if (!Array.isArray(rows)) throw badRequest("invalid_body", "rows must be an array of records");
+  const extra = Object.keys(body).filter((k) => k !== "rows");
+  if (extra.length > 0) {
+    throw badRequest(
+      "invalid_body",
+      "A batch body has only the rows field",
+      extra.map((k) => ({ path: `/${k}`, message: "is not allowed beside rows" })),
+    );
+  }
+  if (rows.length === 0)
+    throw badRequest("invalid_body", "rows is empty; send at least one record");
+  const max = published.spec.limits.maxRows;
+  if (rows.length > max) {
+    throw new ApiError(
+      413,
+      "too_many_rows",
+      `This app takes at most ${max} rows per request; got ${rows.length}`,
+    );
+  }
+  for (let i = 0; i < rows.length; i++) {
+    if (!isRecord(rows[i])) {
+      throw badRequest("invalid_input", `rows[${i}] must be a JSON object`, [
+        { path: `/rows/${i}`, message: "must be an object" },
+      ]);
+    }
+  }
+  return { records: rows as Record<string, unknown>[], batch: true };
+}
+
+function send(reply: FastifyReply, response: PredictResponseDto) {
+  return reply.send(response);
+}
+
+/** Steps 2-3: the cache, then the pipeline inside the bulkhead and the request's deadline. */
+async function answer(
+  deps: PredictRouteDeps,
+  request: PredictRequest,
+  published: PublishedApp,
+  body: Record<string, unknown>,
+  batch: { records: Record<string, unknown>[]; batch: boolean },
+  explain: boolean,
+  sessionId: string | undefined,
+): Promise<PredictResponseDto> {
+  const runtime = published.runtime;
+  const base = {
+    request_id: String(request.id),
+    app: published.name,
+    app_version: published.version,
+    model: { name: published.model.name, version: published.model.version },
+  };
+  const cache = runtime.cache;
+  const key = cache ? cacheKey(published.appVersionId, body, explain ? "explain" : "") : "";
+  if (cache) {
+    const hit = cache.get(key) as PipelineResult | undefined;
+    if (hit) return shape(base, hit, batch.batch);
+  }
+  let result: PipelineResult;
+  const run = (signal: AbortSignal) =>
+    runtime.pipeline.run({
+      records: batch.records,
+      paths: batch.batch ? (i) => `/rows/${i}` : () => "",
+      explain,
+      signal,
+      ...(sessionId !== undefined ? { sessionId } : {}),
+    });
+  try {
+    result = await runtime.bulkhead.run(() =>
+      runtime.pipeline.cancellable(batch.records.length)
+        ? withDeadline(runtime.policies.timeouts.requestMs, run)
+        : run(NEVER_ABORTED),
+    );
+  } catch (error) {
+    const mapped = runtimeApiError(error);
+    if (mapped && mapped.statusCode >= 500) {
+      deps.counters?.count(published.workspaceId, published.name, mapped.code);
+    }
+    throw error;
+  }
+  // Fallback answers are not cached: the next request should try the real steps again.
+  if (cache && !result.answers.some((a) => a.fallback)) cache.set(key, result);
+  return shape(base, result, batch.batch);
+}
+
+function shape(
+  base: Omit<PredictResponseDto, "prediction">,
+  result: PipelineResult,
+  batch: boolean,
+): PredictResponseDto {
+  const session = result.session ? { session: result.session } : {};
+  if (batch) return { ...base, ...session, predictions: result.answers };
+  return { ...base, ...session, ...result.answers[0] } as PredictResponseDto;
 }

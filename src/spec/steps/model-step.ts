@@ -1,6 +1,12 @@
 /** Scores the validated records with one registered model version, pinned exactly. */
 import { defineStepKind } from "./step-kind.ts";
 
+export interface ModelStepSettings {
+  readonly name: string;
+  readonly version: number;
+  readonly timeoutMs: number;
+}
+
 export const modelStep = defineStepKind({
   type: "model",
   title: "Model",
@@ -24,6 +30,15 @@ export const modelStep = defineStepKind({
         description: "The version to serve, pinned exactly.",
         type: "integer",
         minimum: 1,
+      },
+      timeoutMs: {
+        title: "Timeout (ms)",
+        description:
+          "Time the model may take to score a request; overrunning fails the step (or takes the fallback).",
+        type: "integer",
+        minimum: 1,
+        maximum: 600_000,
+        default: 2000,
       },
     },
   },

@@ -10,5 +10,5 @@ export const outputStep = defineStepKind({
   outputs: 0,
   settings: { type: "object", additionalProperties: false, properties: {} },
   count: { min: 1, max: 1 },
-  runsAfter: ["model"],
+  runsAfter: ["model", "cascade", "http", "fallback"],
 });

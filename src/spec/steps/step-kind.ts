@@ -6,6 +6,17 @@
  */
 import type { JsonSchema } from "../contract.ts";
 
+/**
+ * A flat object of settings as JSON Schema: one property per setting, each with its `title`,
+ * `description`, `default` and bounds. Step kinds, policy groups and the webhook section share
+ * the shape so one generator in the Studio makes every form from it.
+ */
+export type SettingsSchema = JsonSchema & {
+  readonly type: "object";
+  readonly properties: Readonly<Record<string, JsonSchema>>;
+  readonly required?: readonly string[];
+};
+
 /** A step setting that mirrors a top-level spec field written before steps existed. */
 export interface SettingBinding {
   /** The key in the step's `with`. */
@@ -30,17 +41,22 @@ export interface StepKind {
    * The `with` settings as a JSON Schema object with flat properties; `title`, `description`,
    * `enum`, `minimum`/`maximum` and `default` drive the Studio's generated form.
    */
-  readonly settings: JsonSchema & {
-    readonly type: "object";
-    readonly properties: Readonly<Record<string, JsonSchema>>;
-    readonly required?: readonly string[];
-  };
+  readonly settings: SettingsSchema;
   /** How many steps of this kind one app has: the runtime's limits today. */
   readonly count: { readonly min: number; readonly max: number };
   /** The kinds a step of this kind may run right after today (absent: any kind). */
   readonly runsAfter?: readonly string[];
   /** Settings mirrored at the top of the spec (only for kinds with `count.max` 1). */
   readonly bindings?: readonly SettingBinding[];
+}
+
+/** The default of each setting, as the schema declares it (settings without one are left out). */
+export function defaultsOf(schema: SettingsSchema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(schema.properties)) {
+    if ("default" in setting) out[key] = setting.default;
+  }
+  return out;
 }
 
 /** Identity, but checks the object against StepKind and keeps its literal type. */

@@ -6,6 +6,11 @@
 import { defineStepKind } from "./step-kind.ts";
 
 export const DEFAULT_MAX_ROWS = 1000;
+
+export interface ValidateStepSettings {
+  readonly unknownCategories: "bucket" | "reject";
+  readonly maxRows: number;
+}
 export const MAX_ROWS_LIMIT = 100000;
 
 export const validateStep = defineStepKind({
@@ -38,7 +43,7 @@ export const validateStep = defineStepKind({
     },
   },
   count: { min: 1, max: 1 },
-  runsAfter: ["input"],
+  runsAfter: ["input", "session"],
   bindings: [
     { setting: "unknownCategories", field: ["contract", "unknownCategories"] },
     { setting: "maxRows", field: ["limits", "maxRows"] },

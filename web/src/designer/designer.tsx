@@ -1,7 +1,7 @@
 /**
  * The pipeline designer: the app's spec as a graph (React Flow), a palette of the step kinds
- * the runtime supports, the selected step's settings, and the spec as YAML; every edit on one
- * side shows on the others. The graph is the state; the spec, its YAML and its problems are
+ * the runtime supports, the selected step's settings or the app's policies (a tab each), and
+ * the spec as YAML; every edit on one side shows on the others. The graph is the state; the spec, its YAML and its problems are
  * derived from it, with the same checks the server runs. Saving posts the spec as the app's
  * next version, refused here first when the graph has problems.
  */
@@ -26,6 +26,7 @@ import {
   type RefObject,
   useCallback,
   useEffect,
+  useId,
   useMemo,
   useRef,
   useState,
@@ -49,10 +50,19 @@ import {
   removeSteps,
   renameStep,
   type StepNode,
+  setPolicy,
   setSetting,
+  setWebhookSetting,
   specToGraph,
 } from "./graph.ts";
-import { checkSpec, describeProblem, groupProblems, serverProblems } from "./problems.ts";
+import { PoliciesPanel } from "./policies-panel.tsx";
+import {
+  checkSpec,
+  describeProblem,
+  groupProblems,
+  isPolicyProblem,
+  serverProblems,
+} from "./problems.ts";
 import { SettingsPanel } from "./settings-panel.tsx";
 import { StepIcon } from "./step-icons.tsx";
 import { ProblemsContext, StepNodeView } from "./step-node.tsx";
@@ -131,7 +141,9 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
   const [save, setSave] = useState<SaveState>({ kind: "idle" });
   const [saving, setSaving] = useState(false);
   const [announcement, setAnnouncement] = useState("");
+  const [panel, setPanel] = useState<"step" | "policies">("step");
   const problemsRef = useRef<HTMLElement>(null);
+  const tabsId = useId();
 
   // Moving or selecting a step changes the graph but not the spec: derive from its text, so
   // the checks, the YAML and the nodes' problems are recomputed only when the spec changes.
@@ -164,6 +176,7 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
     return () => window.cancelAnimationFrame(frame);
   }, [stepCount, flow]);
   const selected = graph.nodes.find((n) => n.selected);
+  const policyProblems = useMemo(() => problems.general.filter(isPolicyProblem), [problems]);
 
   /** A change made on the graph (or the form): the YAML is written from it again. */
   const edit = useCallback((change: (g: DesignerGraph) => DesignerGraph, say?: string) => {
@@ -173,17 +186,18 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
     if (say) setAnnouncement(say);
   }, []);
 
-  const select = useCallback(
-    (id: string) =>
-      setGraphState((g) => ({
-        ...g,
-        nodes: g.nodes.map((n) =>
-          n.id === id ? { ...n, selected: true } : n.selected ? { ...n, selected: false } : n,
-        ),
-        edges: g.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
-      })),
-    [],
-  );
+  // Picking a step anywhere (canvas, lists, palette) shows its settings, even when it was
+  // already the selected one and the policies were showing.
+  const select = useCallback((id: string) => {
+    setPanel("step");
+    setGraphState((g) => ({
+      ...g,
+      nodes: g.nodes.map((n) =>
+        n.id === id ? { ...n, selected: true } : n.selected ? { ...n, selected: false } : n,
+      ),
+      edges: g.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+    }));
+  }, []);
 
   const deselect = useCallback(
     () =>
@@ -197,6 +211,13 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
   const add = useCallback(
     (kind: string, position?: { x: number; y: number }) => {
       const after = position ? undefined : selected?.id;
+      // Said as it will happen: after the selected step, or between it and the next.
+      const between = after ? addStep(graph, kind, { after }).between : [];
+      const where = after
+        ? between.length > 0
+          ? ` between ${after} and ${between.join(", ")}`
+          : ` after ${after}`
+        : "";
       edit(
         (g) => {
           const { graph: next, id } = addStep(g, kind, {
@@ -210,10 +231,11 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
             ),
           };
         },
-        `Added a ${stepKind(kind)?.title ?? kind} step${after ? ` after ${after}` : ""}`,
+        `Added a ${stepKind(kind)?.title ?? kind} step${where}`,
       );
+      setPanel("step");
     },
-    [edit, selected?.id],
+    [edit, selected?.id, graph],
   );
 
   const onNodesChange = useCallback(
@@ -224,6 +246,7 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
         edit((g) => removeSteps(g, removed), `Deleted ${removed.join(", ")}`);
       }
       if (rest.length === 0) return;
+      if (rest.some((c) => c.type === "select" && c.selected)) setPanel("step");
       // Selecting, measuring and moving a step are not edits of the spec.
       setGraphState((g) => ({ ...g, nodes: applyNodeChanges(rest, [...g.nodes]) }));
     },
@@ -408,6 +431,7 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
               onNodesChange={onNodesChange}
               onEdgesChange={onEdgesChange}
               onConnect={onConnect}
+              onNodeClick={() => setPanel("step")}
               isValidConnection={(c) => c.source !== c.target}
               deleteKeyCode={["Delete", "Backspace"]}
               fitView
@@ -431,25 +455,77 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
           problems={problems.all}
           lines={problemLines}
           onSelect={select}
+          onPolicies={() => setPanel("policies")}
         />
         <div className="designer-panels">
-          <SettingsPanel
-            graph={graph}
-            selected={selected}
-            problems={selected ? (problems.byStep.get(selected.id) ?? []) : []}
-            onSelect={(id) => (id ? select(id) : deselect())}
-            onSetting={(id, key, value) => edit((g) => setSetting(g, id, key, value))}
-            onRename={(from, to) => {
-              if (graph.nodes.some((n) => n.id === to)) return false;
-              edit((g) => renameStep(g, from, to), `Renamed ${from} to ${to}`);
-              return true;
-            }}
-            onConnect={(source, target) =>
-              edit((g) => connect(g, source, target), `${target} now runs after ${source}`)
-            }
-            onDisconnect={(id) => edit((g) => disconnect(g, [id]), "Connection removed")}
-            onDelete={(id) => edit((g) => removeSteps(g, [id]), `Deleted ${id}`)}
-          />
+          <div className="designer-side">
+            <div className="designer-tabs" role="tablist" aria-label="Edit">
+              <button
+                type="button"
+                role="tab"
+                id={`${tabsId}-step`}
+                aria-controls={`${tabsId}-panel`}
+                aria-selected={panel === "step"}
+                className="designer-tab"
+                onClick={() => setPanel("step")}
+              >
+                Steps
+              </button>
+              <button
+                type="button"
+                role="tab"
+                id={`${tabsId}-policies`}
+                aria-controls={`${tabsId}-panel`}
+                aria-selected={panel === "policies"}
+                className={`designer-tab${policyProblems.length > 0 ? " has-problems" : ""}`}
+                onClick={() => setPanel("policies")}
+              >
+                Policies
+                {policyProblems.length > 0 ? (
+                  <span className="designer-tab-count">
+                    {policyProblems.length}
+                    <span className="visually-hidden">
+                      {` problem${policyProblems.length === 1 ? "" : "s"}`}
+                    </span>
+                  </span>
+                ) : null}
+              </button>
+            </div>
+            <div
+              role="tabpanel"
+              id={`${tabsId}-panel`}
+              aria-labelledby={`${tabsId}-${panel}`}
+              className="designer-tabpanel"
+            >
+              {panel === "policies" ? (
+                <PoliciesPanel
+                  policies={graph.base.policies}
+                  webhook={graph.base.webhook}
+                  problems={policyProblems}
+                  onPolicy={(group, field, value) => edit((g) => setPolicy(g, group, field, value))}
+                  onWebhook={(field, value) => edit((g) => setWebhookSetting(g, field, value))}
+                />
+              ) : (
+                <SettingsPanel
+                  graph={graph}
+                  selected={selected}
+                  problems={selected ? (problems.byStep.get(selected.id) ?? []) : []}
+                  onSelect={(id) => (id ? select(id) : deselect())}
+                  onSetting={(id, key, value) => edit((g) => setSetting(g, id, key, value))}
+                  onRename={(from, to) => {
+                    if (graph.nodes.some((n) => n.id === to)) return false;
+                    edit((g) => renameStep(g, from, to), `Renamed ${from} to ${to}`);
+                    return true;
+                  }}
+                  onConnect={(source, target) =>
+                    edit((g) => connect(g, source, target), `${target} now runs after ${source}`)
+                  }
+                  onDisconnect={(id) => edit((g) => disconnect(g, [id]), "Connection removed")}
+                  onDelete={(id) => edit((g) => removeSteps(g, [id]), `Deleted ${id}`)}
+                />
+              )}
+            </div>
+          </div>
           <YamlPanel
             text={yamlText}
             error={yamlDraft?.error}
@@ -498,11 +574,13 @@ function ProblemList({
   problems,
   lines,
   onSelect,
+  onPolicies,
   refEl,
 }: {
   problems: readonly SpecProblem[];
   lines: ReadonlyMap<SpecProblem, number>;
   onSelect(id: string): void;
+  onPolicies(): void;
   refEl: RefObject<HTMLElement | null>;
 }) {
   return (
@@ -533,6 +611,15 @@ function ProblemList({
                     aria-label={`Select step ${p.stepId}`}
                   >
                     {p.stepId}
+                  </button>
+                ) : isPolicyProblem(p) ? (
+                  <button
+                    type="button"
+                    className="problem-step problem-spec"
+                    onClick={onPolicies}
+                    title="Show the policies"
+                  >
+                    {p.path.startsWith("/webhook") ? "webhook" : "policies"}
                   </button>
                 ) : (
                   <span className="problem-step problem-spec">spec</span>

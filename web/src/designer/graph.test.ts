@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STEPS, INVALID_SPECS, VALID_SPECS } from "../../../src/spec/app-spec.fixtures.ts";
-import { parseAppSpec, toStepsForm } from "../../../src/spec/app-spec.ts";
+import { parseAppSpec, pipelineOf, toStepsForm } from "../../../src/spec/app-spec.ts";
+import { DEFAULT_POLICIES } from "../../../src/spec/policies.ts";
 import { STEP_KINDS } from "../../../src/spec/steps/registry.ts";
 import {
   addStep,
@@ -12,9 +13,12 @@ import {
   positionsOf,
   removeSteps,
   renameStep,
+  setPolicy,
   setSetting,
+  setWebhookSetting,
   specToGraph,
 } from "./graph.ts";
+import { specToYaml, yamlToSpec } from "./yaml.ts";
 
 const head = { apiVersion: "ballast/v1", kind: "App", name: "churn" };
 
@@ -34,9 +38,17 @@ function everyKindSpec(): Record<string, unknown> {
   const sample = (schema: Record<string, unknown>, key: string): unknown => {
     if (Array.isArray(schema.enum)) return schema.enum[schema.enum.length - 1];
     if (schema.type === "integer" || schema.type === "number") {
-      return typeof schema.minimum === "number" ? schema.minimum + 6 : 7;
+      const min = typeof schema.minimum === "number" ? schema.minimum : 1;
+      const max = typeof schema.maximum === "number" ? schema.maximum : Number.MAX_SAFE_INTEGER;
+      const whole = schema.type === "integer";
+      // A value in range and other than the default.
+      return [min + 6, min + (max - min) / 4, min, max]
+        .map((n) => (whole ? Math.floor(n) : n))
+        .find((n) => n >= min && n <= max && n !== schema.default);
     }
     if (schema.type === "boolean") return !schema.default;
+    if (Array.isArray(schema.type)) return `${key}-value`;
+    if (schema.format === "uri") return `https://example.com/${key}`;
     return `${key}-value`;
   };
   let previous: string | undefined;
@@ -190,9 +202,75 @@ describe("layout", () => {
 describe("editing", () => {
   const start = () => graphOf({ ...head, steps: DEFAULT_STEPS });
 
+  it("inserts a step added after one into the chain when it fits there", () => {
+    const before = start();
+    const { graph, id, between } = addStep(before, "fallback", { after: "model" });
+    expect([id, between]).toEqual(["fallback", ["output"]]);
+    expect(graph.edges.map((e) => e.id)).toEqual([
+      "input->validate",
+      "validate->model",
+      "model->fallback",
+      "fallback->output",
+    ]);
+    // It sits where the output was; the output moves right to make room.
+    const at = (g: DesignerGraph, n: string) => g.nodes.find((x) => x.id === n)?.position;
+    expect(at(graph, "fallback")).toEqual({ x: 3 * COLUMN_GAP, y: 0 });
+    expect(at(graph, "output")).toEqual({ x: 4 * COLUMN_GAP, y: 0 });
+    expect(at(graph, "model")).toEqual(at(before, "model"));
+    // Its prediction has no default: a problem until set, then a spec the server accepts.
+    expect(() => parseAppSpec(graphToSpec(graph))).toThrow(/prediction/);
+    const set = setSetting(graph, "fallback", "prediction", "stay");
+    expect(pipelineOf(parseAppSpec(graphToSpec(set))).map((s) => s.kind)).toEqual([
+      "input",
+      "validate",
+      "model",
+      "fallback",
+      "output",
+    ]);
+
+    // Every optional kind finds its place in the chain from the step before it.
+    let chain = set;
+    for (const [kind, after] of [
+      ["session", "input"],
+      ["cascade", "model"],
+      ["http", "cascade"],
+      ["http", "http"],
+    ] as const) {
+      const added = addStep(chain, kind, { after });
+      expect(added.between.length, `${kind} after ${after}`).toBe(1);
+      chain = added.graph;
+    }
+    chain = setSetting(chain, "cascade", "name", "big");
+    chain = setSetting(chain, "cascade", "version", 1);
+    chain = setSetting(chain, "http", "url", "http://127.0.0.1:9/a");
+    chain = setSetting(chain, "http2", "url", "http://127.0.0.1:9/b");
+    const parsed = parseAppSpec(graphToSpec(chain));
+    expect(pipelineOf(parsed).map((s) => s.id)).toEqual([
+      "input",
+      "session",
+      "validate",
+      "model",
+      "cascade",
+      "http",
+      "http2",
+      "fallback",
+      "output",
+    ]);
+  });
+
+  it("adds a step that does not fit between two as a branch, for the checks to refuse", () => {
+    // The output cannot run after a session step: the session branches off the input.
+    const { graph, between } = addStep(start(), "session", { after: "validate" });
+    expect(between).toEqual([]);
+    expect(graph.edges.at(-1)).toMatchObject({ source: "validate", target: "session" });
+    expect(graph.edges).toHaveLength(4);
+  });
+
   it("adds a step with its kind's defaults, after the selected step, under a free id", () => {
-    const { graph, id } = addStep(start(), "validate", { after: "input" });
+    const { graph, id, between } = addStep(start(), "validate", { after: "input" });
     expect(id).toBe("validate2");
+    // A second validate step cannot run before the first: it branches, for the checks to refuse.
+    expect(between).toEqual([]);
     const node = graph.nodes.at(-1);
     expect(node?.data.settings).toEqual({ unknownCategories: "bucket", maxRows: 1000 });
     expect(graph.edges.at(-1)).toMatchObject({ source: "input", target: "validate2" });
@@ -236,5 +314,74 @@ describe("editing", () => {
     ]);
     expect(renameStep(graph, "score", "input")).toBe(graph);
     expect(parseAppSpec(graphToSpec(graph)).steps[2]?.id).toBe("score");
+  });
+});
+
+describe("policies and the webhook", () => {
+  const form = () => toStepsForm(parseAppSpec(VALID_SPECS["no steps, defaults"] ?? {}));
+  /** Through YAML and back, as the designer's YAML panel would. */
+  const viaYaml = (graph: DesignerGraph) => {
+    const read = yamlToSpec(specToYaml(graphToSpec(graph)));
+    if (!read.ok) throw new Error(read.message);
+    return graphOf(read.document);
+  };
+
+  it("keeps them beside the graph and writes them after the steps", () => {
+    const graph = graphOf(form());
+    expect(graph.base.policies).toEqual(DEFAULT_POLICIES);
+    expect(Object.keys(graphToSpec(graph))).toEqual([
+      "apiVersion",
+      "kind",
+      "name",
+      "steps",
+      "policies",
+      "webhook",
+    ]);
+    expectSameJson(graphToSpec(graph), form());
+  });
+
+  it("sets a policy at policies.<group>.<field>, through YAML and back", () => {
+    let graph = setPolicy(graphOf(form()), "concurrency", "maxInFlight", 8);
+    graph = setPolicy(graph, "cache", "enabled", true);
+    const again = viaYaml(graph);
+    expectSameJson(graphToSpec(again), graphToSpec(graph));
+    const spec = parseAppSpec(graphToSpec(again));
+    expect(spec.policies.concurrency).toEqual({ ...DEFAULT_POLICIES.concurrency, maxInFlight: 8 });
+    expect(spec.policies.cache.enabled).toBe(true);
+    // Cleared: the default applies again.
+    const cleared = setPolicy(again, "concurrency", "maxInFlight", undefined);
+    expect(cleared.base.policies).not.toHaveProperty("concurrency.maxInFlight");
+    expect(parseAppSpec(graphToSpec(cleared)).policies.concurrency.maxInFlight).toBe(64);
+  });
+
+  it("creates a section a spec does not have, and removes one left empty", () => {
+    const bare = graphOf({ ...head, steps: DEFAULT_STEPS });
+    const graph = setPolicy(bare, "timeouts", "requestMs", 900);
+    expect(graphToSpec(graph).policies).toEqual({ timeouts: { requestMs: 900 } });
+    expect(parseAppSpec(graphToSpec(viaYaml(graph))).policies.timeouts.requestMs).toBe(900);
+    expect(graphToSpec(setPolicy(graph, "timeouts", "requestMs", undefined))).not.toHaveProperty(
+      "policies",
+    );
+    // A section typed as something else in the YAML is replaced by the edit.
+    const odd = graphOf({ ...head, steps: DEFAULT_STEPS, policies: 5 });
+    expect(graphToSpec(setPolicy(odd, "cache", "enabled", true)).policies).toEqual({
+      cache: { enabled: true },
+    });
+  });
+
+  it("sets webhook settings, maps included, through YAML and back", () => {
+    let graph = setWebhookSetting(graphOf(form()), "enabled", true);
+    graph = setWebhookSetting(graph, "callbackUrl", "https://hooks.example.com/x");
+    graph = setWebhookSetting(graph, "rename", { months: "tenure" });
+    graph = setWebhookSetting(graph, "defaults", { senior: false, note: null });
+    const spec = parseAppSpec(graphToSpec(viaYaml(graph)));
+    expect(spec.webhook).toMatchObject({
+      enabled: true,
+      callbackUrl: "https://hooks.example.com/x",
+      rename: { months: "tenure" },
+      defaults: { senior: false, note: null },
+    });
+    const off = setWebhookSetting(graph, "callbackUrl", undefined);
+    expect(parseAppSpec(graphToSpec(off)).webhook).not.toHaveProperty("callbackUrl");
   });
 });

@@ -3,10 +3,11 @@
  * edge runs from a step to one that runs after it; positions are laid out left to right and
  * never written to the spec. Conversions are pure and lossless: whatever a person typed that
  * the graph cannot draw (an `after` naming no step, a field of a step the designer does not
- * know) rides along in the node's data and comes back out in the spec.
+ * know) rides along in the node's data and comes back out in the spec. The rest of the spec
+ * (name, policies, webhook) is kept beside the graph in `base` and edited in place.
  */
 import type { Edge, Node, XYPosition } from "@xyflow/react";
-import { liftIntoSteps } from "../../../src/spec/app-spec.ts";
+import { AFTER_STEPS, liftIntoSteps } from "../../../src/spec/app-spec.ts";
 import { STEP_KINDS, stepKind } from "../../../src/spec/steps/registry.ts";
 
 export type StepData = {
@@ -184,12 +185,17 @@ function orderedSettings(kind: string, settings: Readonly<Record<string, unknown
   return out;
 }
 
-/** The graph as a spec document: the base fields, then the steps in the nodes' order. */
+/**
+ * The graph as a spec document: the base fields, then the steps in the nodes' order, then the
+ * sections written after the steps (policies, webhook).
+ */
 export function graphToSpec(graph: DesignerGraph): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of TOP_ORDER) if (key in graph.base) out[key] = graph.base[key];
   for (const [key, value] of Object.entries(graph.base)) {
-    if (!TOP_ORDER.includes(key) && key !== "steps") out[key] = value;
+    if (!TOP_ORDER.includes(key) && key !== "steps" && !AFTER_STEPS.includes(key)) {
+      out[key] = value;
+    }
   }
   out.steps = graph.nodes.map((node) => {
     const after = [
@@ -205,6 +211,7 @@ export function graphToSpec(graph: DesignerGraph): Record<string, unknown> {
       ...node.data.extra,
     };
   });
+  for (const key of AFTER_STEPS) if (key in graph.base) out[key] = graph.base[key];
   return out;
 }
 
@@ -221,14 +228,48 @@ export function freeId(kind: string, taken: Iterable<string>): string {
 }
 
 /**
+ * Whether a step of `kind` can go between `from` and the steps after it: it may run after
+ * `from`, and each of them may run after it. Then adding it after `from` inserts it into the
+ * chain (model → output becomes model → fallback → output) instead of starting a branch.
+ */
+function insertsBetween(graph: DesignerGraph, from: StepNode, kind: string): string[] {
+  const definition = stepKind(kind);
+  if (!definition || definition.inputs === 0 || definition.outputs === 0) return [];
+  if (definition.runsAfter && !definition.runsAfter.includes(from.data.kind)) return [];
+  const next = graph.edges.filter((e) => e.source === from.id).map((e) => e.target);
+  const fits = next.every((id) => {
+    const runsAfter = stepKind(graph.nodes.find((n) => n.id === id)?.data.kind ?? "")?.runsAfter;
+    return runsAfter === undefined || runsAfter.includes(kind);
+  });
+  return fits ? next : [];
+}
+
+/** The steps reachable from `ids` along the edges, `ids` included. */
+function downstream(graph: DesignerGraph, ids: readonly string[]): Set<string> {
+  const seen = new Set(ids);
+  const queue = [...ids];
+  for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+    for (const e of graph.edges) {
+      if (e.source === id && !seen.has(e.target)) {
+        seen.add(e.target);
+        queue.push(e.target);
+      }
+    }
+  }
+  return seen;
+}
+
+/**
  * Add a step of `kind` (its settings' defaults filled in). With `after`, it runs after that
- * step and sits to its right; otherwise it goes where it was dropped, or below the graph.
+ * step and sits to its right; when the kind fits between that step and the ones after it, it
+ * is inserted there (`between` names them) and the steps after it move right to make room.
+ * Otherwise it goes where it was dropped, or below the graph.
  */
 export function addStep(
   graph: DesignerGraph,
   kind: string,
   options: { after?: string; position?: XYPosition } = {},
-): { graph: DesignerGraph; id: string } {
+): { graph: DesignerGraph; id: string; between: readonly string[] } {
   const id = freeId(
     kind,
     graph.nodes.map((n) => n.id),
@@ -239,11 +280,15 @@ export function addStep(
     if ("default" in schema) settings[key] = schema.default;
   }
   const from = options.after ? graph.nodes.find((n) => n.id === options.after) : undefined;
+  const between = from ? insertsBetween(graph, from, kind) : [];
   const lowest = Math.max(0, ...graph.nodes.map((n) => n.position.y));
   const position =
     options.position ??
     (from
-      ? { x: from.position.x + COLUMN_GAP, y: from.position.y + ROW_GAP }
+      ? {
+          x: from.position.x + COLUMN_GAP,
+          y: between.length > 0 ? from.position.y : from.position.y + ROW_GAP,
+        }
       : { x: 0, y: graph.nodes.length > 0 ? lowest + ROW_GAP : 0 });
   const node: StepNode = {
     id,
@@ -251,11 +296,23 @@ export function addStep(
     position,
     data: { kind, settings, missingAfter: [], extra: {} },
   };
+  if (from && between.length > 0) {
+    const moved = downstream(graph, between);
+    const nodes = graph.nodes.map((n) =>
+      moved.has(n.id) ? { ...n, position: { ...n.position, x: n.position.x + COLUMN_GAP } } : n,
+    );
+    const edges = [
+      ...graph.edges.filter((e) => e.source !== from.id),
+      { id: edgeId(from.id, id), source: from.id, target: id },
+      ...between.map((target) => ({ id: edgeId(id, target), source: id, target })),
+    ];
+    return { graph: { ...graph, nodes: [...nodes, node], edges }, id, between };
+  }
   const edges =
     from && (definition?.inputs ?? 1) > 0
       ? [...graph.edges, { id: edgeId(from.id, id), source: from.id, target: id }]
       : graph.edges;
-  return { graph: { ...graph, nodes: [...graph.nodes, node], edges }, id };
+  return { graph: { ...graph, nodes: [...graph.nodes, node], edges }, id, between: [] };
 }
 
 /** Remove steps and every connection to them. */
@@ -318,4 +375,47 @@ export function renameStep(graph: DesignerGraph, from: string, to: string): Desi
       return { ...e, id: edgeId(source, target), source, target };
     }),
   };
+}
+
+/**
+ * Set one field of a section of the spec kept beside the graph: `["policies", "cache",
+ * "enabled"]` or `["webhook", "callbackUrl"]`. `undefined` removes it (the default applies),
+ * and a section left empty is removed too. What stood in the way (a section typed as
+ * something other than a map in the YAML) is replaced.
+ */
+export function setSpecField(
+  graph: DesignerGraph,
+  path: readonly [string, string] | readonly [string, string, string],
+  value: unknown,
+): DesignerGraph {
+  const set = (parent: unknown, keys: readonly string[]): Record<string, unknown> | undefined => {
+    const [key, ...rest] = keys;
+    const out: Record<string, unknown> = isRecord(parent) ? { ...parent } : {};
+    if (key === undefined) return out;
+    const next = rest.length === 0 ? value : set(out[key], rest);
+    if (next === undefined) delete out[key];
+    else out[key] = next;
+    return Object.keys(out).length > 0 ? out : undefined;
+  };
+  const base = set(graph.base, path) ?? {};
+  return { ...graph, base };
+}
+
+/** Set one policy (`policies.<group>.<field>`); `undefined` goes back to the default. */
+export function setPolicy(
+  graph: DesignerGraph,
+  group: string,
+  field: string,
+  value: unknown,
+): DesignerGraph {
+  return setSpecField(graph, ["policies", group, field], value);
+}
+
+/** Set one webhook setting (`webhook.<field>`); `undefined` goes back to the default. */
+export function setWebhookSetting(
+  graph: DesignerGraph,
+  field: string,
+  value: unknown,
+): DesignerGraph {
+  return setSpecField(graph, ["webhook", field], value);
 }

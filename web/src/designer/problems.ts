@@ -74,3 +74,12 @@ export function describeProblem(p: SpecProblem): string {
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** Is `path` the one at `prefix` or inside it (`/webhook/defaults/x` is in `/webhook/defaults`)? */
+export const within = (path: string, prefix: string) =>
+  path === prefix || path.startsWith(`${prefix}/`);
+
+/** A problem of the policies or the webhook: shown in the policies panel, on its field. */
+export function isPolicyProblem(p: SpecProblem): boolean {
+  return within(p.path, "/policies") || within(p.path, "/webhook");
+}

@@ -9,7 +9,8 @@ import { stepKind } from "../../../src/spec/steps/registry.ts";
 import { Button, Card, Field } from "../components/ui.tsx";
 import type { DesignerGraph, StepNode } from "./graph.ts";
 import { describeProblem } from "./problems.ts";
-import { inputValue, type SettingField, settingFields, settingValue } from "./settings-form.ts";
+import { SettingInput } from "./setting-input.tsx";
+import { settingFields } from "./settings-form.ts";
 import { StepIcon } from "./step-icons.tsx";
 
 export interface SettingsPanelProps {
@@ -63,7 +64,7 @@ function StepSettings({
   onSelect,
 }: SettingsPanelProps & { selected: StepNode }) {
   const kind = stepKind(selected.data.kind);
-  const fields = kind ? settingFields(kind) : [];
+  const fields = kind ? settingFields(kind.settings) : [];
   const index = graph.nodes.findIndex((n) => n.id === selected.id);
   const settingProblem = (key: string) =>
     problems.find((p) => p.path === `/steps/${index}/with/${key}`)?.message;
@@ -229,91 +230,6 @@ function StepIdField({
           }}
         />
       )}
-    </Field>
-  );
-}
-
-function SettingInput({
-  field,
-  value,
-  error,
-  onChange,
-}: {
-  field: SettingField;
-  value: unknown;
-  error: string | undefined;
-  onChange(value: unknown): void;
-}) {
-  const label = `${field.label}${field.required ? "" : " (optional)"}`;
-  const shown =
-    value === undefined && field.defaultValue !== undefined ? field.defaultValue : value;
-  return (
-    <Field label={label} hint={field.description} error={error}>
-      {(id, describedBy) => {
-        const common = {
-          id,
-          "aria-describedby": describedBy,
-          "aria-invalid": error ? true : undefined,
-          "data-setting": field.key,
-        } as const;
-        switch (field.control) {
-          case "select":
-            return (
-              <select
-                {...common}
-                className="select"
-                value={inputValue(shown)}
-                onChange={(e) => onChange(settingValue(field, e.target.value))}
-              >
-                {shown === undefined ? <option value="">Choose…</option> : null}
-                {field.options?.map((o) => (
-                  <option key={String(o)} value={String(o)}>
-                    {String(o)}
-                  </option>
-                ))}
-              </select>
-            );
-          case "checkbox":
-            return (
-              <input
-                {...common}
-                type="checkbox"
-                checked={shown === true}
-                onChange={(e) => onChange(settingValue(field, e.target.checked))}
-              />
-            );
-          case "number":
-            return (
-              <input
-                {...common}
-                className="input"
-                type="number"
-                inputMode={field.step === 1 ? "numeric" : "decimal"}
-                min={field.min}
-                max={field.max}
-                step={field.step}
-                placeholder={
-                  field.defaultValue !== undefined ? `${inputValue(field.defaultValue)}` : undefined
-                }
-                value={inputValue(value)}
-                onChange={(e) => onChange(settingValue(field, e.target.value))}
-              />
-            );
-          default:
-            return (
-              <input
-                {...common}
-                className="input"
-                type="text"
-                placeholder={
-                  field.defaultValue !== undefined ? `${inputValue(field.defaultValue)}` : undefined
-                }
-                value={inputValue(value)}
-                onChange={(e) => onChange(settingValue(field, e.target.value))}
-              />
-            );
-        }
-      }}
     </Field>
   );
 }

@@ -16,7 +16,7 @@ export const ProblemsContext = createContext<Problems>(groupProblems([]));
 /** One short line per setting that has a value: "Most rows per request: 50". */
 export function settingsSummary(data: StepNode["data"]): string[] {
   const kind = stepKind(data.kind);
-  const fields = kind ? settingFields(kind) : [];
+  const fields = kind ? settingFields(kind.settings) : [];
   const lines = fields
     .filter((f) => data.settings[f.key] !== undefined)
     .map((f) => `${f.label}: ${inputValue(data.settings[f.key])}`);

@@ -6,7 +6,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { JsonSchema } from "../spec/contract.ts";
-import type { ErrorDetail } from "./errors.ts";
+import type { InputProblem } from "./errors.ts";
 
 // ajv-formats ships CommonJS with a default export; under NodeNext the callable may sit on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -28,8 +28,8 @@ export function compileRecordValidator(schema: JsonSchema): ValidateFunction {
 export function describeErrors(
   errors: readonly ErrorObject[] | null | undefined,
   prefix = "",
-): ErrorDetail[] {
-  const out: ErrorDetail[] = [];
+): InputProblem[] {
+  const out: InputProblem[] = [];
   const seen = new Set<string>();
   for (const e of errors ?? []) {
     let path = `${prefix}${e.instancePath}`;

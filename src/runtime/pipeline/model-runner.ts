@@ -1,0 +1,100 @@
+/**
+ * How a model step scores a request's rows: on the event loop for small requests (Ballast's
+ * models answer one row in microseconds), in the app version's worker pool for batches large
+ * enough to stall other requests, and through onnxruntime (its own threads) for imported
+ * models. Every caller-caused failure becomes an InvalidInputError naming the row and field.
+ */
+import { EncodeError } from "../../features/recipe.ts";
+import { OnnxPredictor, OnnxRunError } from "../../models/onnx/onnx-predictor.ts";
+import type { Prediction, Predictor } from "../../models/predictor.ts";
+import { InvalidInputError } from "../errors.ts";
+import { type AppWorkerPool, BatchRowError } from "../worker-pool/app-worker-pool.ts";
+
+export interface ModelRunOptions {
+  readonly unknownCategories: "bucket" | "reject";
+  readonly explain: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** A row's position in the request body, for error paths: "" for one record, "/rows/3" in a batch. */
+export type RowPaths = (index: number) => string;
+
+export interface ModelRunner {
+  /**
+   * Whether predicting this many rows waits on something (a worker thread, onnxruntime) that
+   * a deadline can cancel. In-thread prediction is synchronous: microseconds per row, and
+   * nothing can interrupt it, so no deadline is armed for it.
+   */
+  cancellable(rows: number): boolean;
+  predict(
+    records: readonly Record<string, unknown>[],
+    paths: RowPaths,
+    options: ModelRunOptions,
+  ): Promise<Prediction[]>;
+}
+
+function encodeProblem(error: EncodeError, path: string): InvalidInputError {
+  return new InvalidInputError("invalid_input", error.message, [
+    { path: `${path}/${error.field}`, message: error.message },
+  ]);
+}
+
+/**
+ * A runner for one loaded model. `pool` (Ballast's own models only) takes batches of at least
+ * `minBatchRows` rows; smaller requests stay on the event loop, where they cost less than the
+ * hand-off to a thread.
+ */
+export function modelRunner(
+  predictor: Predictor | OnnxPredictor,
+  pool?: {
+    /** The pool, started on the first batch that needs it. */
+    readonly get: () => AppWorkerPool;
+    readonly minBatchRows: number;
+  },
+): ModelRunner {
+  return {
+    cancellable: (rows) =>
+      predictor instanceof OnnxPredictor || (pool !== undefined && rows >= pool.minBatchRows),
+    async predict(records, paths, options) {
+      const predictOptions = {
+        unknownCategories: options.unknownCategories,
+        explain: options.explain,
+      };
+      if (pool && records.length >= pool.minBatchRows) {
+        try {
+          return await pool.get().predictBatch(records, predictOptions, options.signal);
+        } catch (error) {
+          if (error instanceof BatchRowError && error.error instanceof EncodeError) {
+            throw encodeProblem(error.error, paths(error.index));
+          }
+          throw error;
+        }
+      }
+      if (predictor instanceof OnnxPredictor) {
+        // Rows predicted in the same tick share one onnxruntime run.
+        try {
+          return await Promise.all(
+            records.map((record) => predictor.predict(record, predictOptions)),
+          );
+        } catch (error) {
+          // Inputs passed the contract, yet the imported model could not compute on them.
+          if (error instanceof OnnxRunError) {
+            throw new InvalidInputError("model_rejected_input", error.message, [], 422);
+          }
+          if (error instanceof EncodeError) throw encodeProblem(error, paths(0));
+          throw error;
+        }
+      }
+      const out: Prediction[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) {
+        try {
+          out[i] = predictor.predict(records[i] as Record<string, unknown>, predictOptions);
+        } catch (error) {
+          if (error instanceof EncodeError) throw encodeProblem(error, paths(i));
+          throw error;
+        }
+      }
+      return out;
+    },
+  };
+}
