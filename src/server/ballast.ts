@@ -91,8 +91,10 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
       },
     },
   });
-  server.addHook("onRequest", async (request, reply) => {
+  // Callback-style hooks on every request: an async hook costs a promise per request.
+  server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
   server.setErrorHandler((error, request, reply) => {
     const { status, body, headers } = toErrorResponse(error as FastifyError);
@@ -130,8 +132,15 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   });
   // swagger-ui's transform is synchronous: keep the document with apps fresh before /docs reads it.
   let latestDoc: Record<string, unknown> = {};
-  server.addHook("onRequest", async (request) => {
-    if (request.url.startsWith("/docs")) latestDoc = await openapi();
+  server.addHook("onRequest", (request, _reply, done) => {
+    if (!request.url.startsWith("/docs")) return done();
+    openapi().then(
+      (doc) => {
+        latestDoc = doc;
+        done();
+      },
+      (error: unknown) => done(error as Error),
+    );
   });
 
   server.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
