@@ -7,13 +7,15 @@
  * Options (env): BENCH_SECONDS (per round, default 8), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 32).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { CHURN_RECORD } from "../test/helpers/churn.ts";
 
+const require = createRequire(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -24,9 +26,10 @@ function startProcess(
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
+  compiled = false,
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    const child = spawn(process.execPath, compiled ? args : ["--import", "tsx", ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -80,8 +83,17 @@ async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "ballast-bench-"));
   const children: ChildProcess[] = [];
   try {
+    // Ballast runs as `npm start` runs it: the compiled build, without tsx (whose keepNames
+    // helper would add a defineProperty to every closure created per request).
+    execFileSync(
+      process.execPath,
+      [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+      {
+        stdio: "inherit",
+      },
+    );
     const ballast = await startProcess(
-      ["src/cli/main.ts", "serve", "--port", "0", "--no-demo"],
+      ["bin/ballast.js", "serve", "--port", "0", "--no-demo"],
       {
         BALLAST_DATA_DIR: dataDir,
         BALLAST_LOG_LEVEL: "warn",
@@ -90,6 +102,7 @@ async function main() {
         BALLAST_WORKSPACE_BURST: "1000000",
       },
       /Ballast is running at (\S+)/,
+      true,
     );
     children.push(ballast.child);
     const base = ballast.match[1] as string;
