@@ -15,6 +15,7 @@ import type { EventProcessor } from "../src/runtime/webhooks/event-queue.ts";
 import type { BallastConfig } from "../src/server/config.ts";
 import { checkRedis, openRedis } from "../src/store/redis.ts";
 import { CHURN_RECORD, publishChurn } from "./helpers/churn.ts";
+import { deleteRedisKeys } from "./helpers/redis.ts";
 import { api, type Json, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const REDIS_URL = process.env.BALLAST_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -128,12 +129,7 @@ for (const backend of ["sqlite", "bullmq"] as const) {
     afterAll(async () => {
       await server?.close();
       await receiver?.close();
-      if (backend === "bullmq") {
-        const redis = openRedis({ url: REDIS_URL });
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        redis.disconnect();
-      }
+      if (backend === "bullmq") await deleteRedisKeys(prefix);
     });
 
     it("refuses events while the app's hooks are off, and for apps that do not exist", async () => {

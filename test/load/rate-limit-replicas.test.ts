@@ -5,9 +5,9 @@
  * burst plus the rate over the elapsed time. Fails, not skips, without Redis on 127.0.0.1.
  */
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CHURN_RECORD } from "../helpers/churn.ts";
+import { deleteRedisKeys, TEST_REDIS_URL } from "../helpers/redis.ts";
 import {
   publishChurnOver,
   type ServerProcess,
@@ -15,13 +15,12 @@ import {
 } from "../helpers/server-process.ts";
 import { churnSpec, saveSpec } from "../helpers/specs.ts";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
 const prefix = `ballast-test-${randomUUID()}:`;
 let a: ServerProcess;
 let b: ServerProcess;
 
 beforeAll(async () => {
-  const env = { BALLAST_REDIS_URL: REDIS_URL, BALLAST_REDIS_PREFIX: prefix };
+  const env = { BALLAST_REDIS_URL: TEST_REDIS_URL, BALLAST_REDIS_PREFIX: prefix };
   a = await startServerProcess({ env });
   await publishChurnOver(a);
   await saveSpec(
@@ -37,10 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await deleteRedisKeys(prefix);
 });
 
 it("keeps the combined rate of two replicas within one limit", async () => {

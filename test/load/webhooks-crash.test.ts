@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { verifySignature } from "../../src/runtime/webhooks/callback.ts";
 import { checkRedis, openRedis } from "../../src/store/redis.ts";
 import { CHURN_RECORD } from "../helpers/churn.ts";
+import { deleteRedisKeys } from "../helpers/redis.ts";
 import { api, type Json } from "../helpers/server.ts";
 import {
   publishChurnOver,
@@ -79,12 +80,7 @@ for (const backend of ["sqlite", "bullmq"] as const) {
     afterAll(async () => {
       for (const p of processes) await p.stop();
       await receiver?.close();
-      if (backend === "bullmq") {
-        const redis = openRedis({ url: REDIS_URL });
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        redis.disconnect();
-      }
+      if (backend === "bullmq") await deleteRedisKeys(prefix);
     });
 
     it("processes every acknowledged event exactly once after a crash, losing none", async () => {

@@ -30,6 +30,7 @@ import {
   retry,
   TaskCancelledError,
 } from "cockatiel";
+import type { HttpStepSettings } from "../../spec/steps/http-step.ts";
 import {
   CircuitOpenError,
   DeadlineExceededError,
@@ -38,25 +39,9 @@ import {
 } from "../errors.ts";
 import { withDeadline } from "./deadline.ts";
 
-/** An http or cascade step's settings, as the spec names them. */
-export interface StepGuardSettings {
+/** An http step's settings as the spec names them, plus the retry timing (defaults here). */
+export interface StepGuardSettings extends Omit<HttpStepSettings, "url"> {
   readonly stepId: string;
-  /** Each attempt's budget. */
-  readonly timeoutMs: number;
-  /** Only an idempotent step is retried: a retry of anything else could act twice. */
-  readonly idempotent: boolean;
-  readonly maxRetries: number;
-  /** The step's own bulkhead: calls beyond it are refused at once. */
-  readonly maxConcurrent: number;
-  /** Open after this many failed calls in a row (0 = off). */
-  readonly breakerConsecutiveFailures: number;
-  /** Open when this share of the window's calls failed (0..1; 0 = off). */
-  readonly breakerErrorRate: number;
-  readonly breakerWindowSeconds: number;
-  /** The error rate is not judged on fewer calls than this in the window. */
-  readonly breakerMinRequests: number;
-  /** An open breaker lets one probe call through after this long. */
-  readonly breakerHalfOpenAfterSeconds: number;
   /** Scale of the first retry's delay (default 50 ms); later ones grow exponentially, jittered. */
   readonly retryInitialDelayMs?: number;
   /** No retry waits longer than this (default 1000 ms). */

@@ -10,14 +10,21 @@ import { defineStepKind } from "./step-kind.ts";
 
 export interface HttpStepSettings {
   readonly url: string;
+  /** Each attempt's budget. */
   readonly timeoutMs: number;
+  /** Only an idempotent step is retried: a retry of anything else could act twice. */
   readonly idempotent: boolean;
   readonly maxRetries: number;
+  /** The step's own bulkhead: calls beyond it are refused at once. */
   readonly maxConcurrent: number;
+  /** Open after this many failed calls in a row (0 = off). */
   readonly breakerConsecutiveFailures: number;
+  /** Open when this share of the window's calls failed (0..1; 0 = off). */
   readonly breakerErrorRate: number;
   readonly breakerWindowSeconds: number;
+  /** The error rate is not judged on fewer calls than this in the window. */
   readonly breakerMinRequests: number;
+  /** An open breaker lets one probe call through after this long. */
   readonly breakerHalfOpenAfterSeconds: number;
 }
 
