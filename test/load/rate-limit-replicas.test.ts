@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { checkRedis, openRedis } from "../../src/store/redis.ts";
 import { CHURN_RECORD } from "../helpers/churn.ts";
 import { deleteRedisKeys, TEST_REDIS_URL } from "../helpers/redis.ts";
 import {
@@ -20,6 +21,13 @@ let a: ServerProcess;
 let b: ServerProcess;
 
 beforeAll(async () => {
+  // Without Redis each replica would limit on its own: fail here, never pass by accident.
+  const redis = openRedis({ url: TEST_REDIS_URL });
+  try {
+    await checkRedis(redis, TEST_REDIS_URL);
+  } finally {
+    redis.disconnect();
+  }
   const env = { BALLAST_REDIS_URL: TEST_REDIS_URL, BALLAST_REDIS_PREFIX: prefix };
   a = await startServerProcess({ env });
   await publishChurnOver(a);

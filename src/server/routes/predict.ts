@@ -91,17 +91,16 @@ async function admit(deps: PredictRouteDeps, request: PredictRequest, reply: Fas
     : undefined;
   const state: Admitted = { principal, app };
   admitted.set(request, state);
+  // Refused in the handler (401/403/404), without spending capacity or tokens.
+  if (!principal || !app || !can(principal.role, "invoke")) return;
   // A full app sheds before its body is read (and before rate-limit tokens are spent).
-  if (principal && app && can(principal.role, "invoke")) {
-    try {
-      app.runtime.bulkhead.refuseIfFull();
-    } catch (error) {
-      deps.counters?.count(app.workspaceId, app.name, "overloaded");
-      throw error;
-    }
+  try {
+    app.runtime.bulkhead.refuseIfFull();
+  } catch (error) {
+    deps.counters?.count(app.workspaceId, app.name, "overloaded");
+    throw error;
   }
-  if (!principal || !app || !deps.rateLimiter) return;
-  if (!can(principal.role, "invoke")) return; // refused in the handler, without spending tokens
+  if (!deps.rateLimiter) return;
   const limits = app.runtime.policies.rateLimit;
   const ws = deps.workspaceRateLimit;
   // A bucket's id names its size: a spec that changes the limit starts fresh buckets.
@@ -215,8 +214,7 @@ export function predictRoutes(deps: PredictRouteDeps) {
           );
         }
         if (!idem || idempotencyKey === undefined) {
-          return send(
-            reply,
+          return reply.send(
             await answer(deps, request, published, body, batch, explain, sessionId),
           );
         }
@@ -314,10 +312,6 @@ function readBatch(
     }
   }
   return { records: rows as Record<string, unknown>[], batch: true };
-}
-
-function send(reply: FastifyReply, response: PredictResponseDto) {
-  return reply.send(response);
 }
 
 /** Steps 2-3: the cache, then the pipeline inside the bulkhead and the request's deadline. */
