@@ -4,6 +4,20 @@
  * server runs in its own process; rounds alternate between them and the medians are printed
  * with their ratio, because the machine is shared and noisy.
  *
+ * Rows (one model, one Ballast process, four routes):
+ * - bare Fastify: the ceiling any Fastify route reaches here;
+ * - policies off: every policy that can be off, off; prediction log and drift off;
+ * - policies on: rate limits (above the load), bulkhead, deadline; cache and idempotency off;
+ *   prediction log and drift off (issue 5's row);
+ * - policies on + monitoring: the same with every request logged (sample rate 1) and drift
+ *   sketches on (issue 6's row). Metrics (Prometheus and the time series) are on in all rows:
+ *   they are not a per-app switch.
+ *
+ * Besides req/s, each row shows the server process's CPU time per request (all its threads,
+ * from /proc, read 1.5 s after the round so deferred work such as log flushes is included):
+ * on a loaded 2-core machine it is steadier than req/s, and it counts work done off the
+ * event loop (DuckDB's threads) that req/s only shows when the cores are saturated.
+ *
  * Options (env): BENCH_SECONDS (per round, default 8), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 32).
  */
@@ -49,13 +63,35 @@ function startProcess(
 
 interface Round {
   rps: number;
+  /** CPU time of the server process (all its threads) per request, µs; NaN if unknown. */
+  cpuUs: number;
   p50: number;
   p99: number;
   errors: number;
   non2xx: number;
 }
 
-async function load(url: string, headers: Record<string, string>): Promise<Round> {
+/** User + system CPU of a process, all threads, in µs (Linux /proc; undefined elsewhere). */
+function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1_000_000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
+
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  server: ChildProcess,
+): Promise<Round> {
+  const before = cpuMicros(server.pid);
   const result = await autocannon({
     url,
     method: "POST",
@@ -64,8 +100,15 @@ async function load(url: string, headers: Record<string, string>): Promise<Round
     connections: CONNECTIONS,
     duration: SECONDS,
   });
+  // Work a route defers (the prediction log's flush, drift sketches) belongs to its round.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const after = cpuMicros(server.pid);
   return {
     rps: result.requests.average,
+    cpuUs:
+      before === undefined || after === undefined
+        ? Number.NaN
+        : (after - before) / Math.max(1, result.requests.total),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors,
@@ -137,10 +180,12 @@ async function main() {
         throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
       await new Promise((res) => setTimeout(res, 500));
     }
-    // Two apps on the same model: "churn" with every policy on (rate limits checked on each
+    // Three apps on the same model: "churn" with every policy on (rate limits checked on each
     // request but set above what the load reaches, the bulkhead, the deadline; cache and
-    // idempotency off, as the issue asks), "churn-bare" with every policy that can be off, off.
+    // idempotency off, as the issue asks) and monitoring off, "churn-watched" the same with
+    // monitoring fully on, "churn-bare" with every policy that can be off, off.
     await post("/v1/apps", { model: "churn" });
+    await post("/v1/apps", { model: "churn", app: "churn-watched" });
     await post("/v1/apps", { model: "churn", app: "churn-bare" });
     const steps = [
       { id: "input", kind: "input" },
@@ -148,33 +193,45 @@ async function main() {
       { id: "model", kind: "model", after: ["validate"], with: { name: "churn", version: 1 } },
       { id: "output", kind: "output", after: ["model"] },
     ];
-    const spec = (name: string, policies: Record<string, unknown>) => ({
-      spec: { apiVersion: "ballast/v1", kind: "App", name, steps, policies },
+    const spec = (
+      name: string,
+      policies: Record<string, unknown>,
+      monitoring: Record<string, unknown>,
+    ) => ({
+      spec: { apiVersion: "ballast/v1", kind: "App", name, steps, policies, monitoring },
     });
-    await post(
-      "/v1/apps/churn/versions",
-      spec("churn", {
-        rateLimit: {
-          perKeyPerSecond: 1_000_000,
-          perKeyBurst: 1_000_000,
-          perAppPerSecond: 1_000_000,
-          perAppBurst: 1_000_000,
-        },
-        concurrency: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 250 },
-        timeouts: { requestMs: 5000 },
-        cache: { enabled: false },
-        idempotency: { enabled: false },
-      }),
-    );
+    const policiesOn = {
+      rateLimit: {
+        perKeyPerSecond: 1_000_000,
+        perKeyBurst: 1_000_000,
+        perAppPerSecond: 1_000_000,
+        perAppBurst: 1_000_000,
+      },
+      concurrency: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 250 },
+      timeouts: { requestMs: 5000 },
+      cache: { enabled: false },
+      idempotency: { enabled: false },
+    };
+    const monitoringOff = { predictionLog: { enabled: false }, drift: { enabled: false } };
+    const monitoringOn = {
+      predictionLog: { enabled: true, sampleRate: 1 },
+      drift: { enabled: true },
+    };
+    await post("/v1/apps/churn/versions", spec("churn", policiesOn, monitoringOff));
+    await post("/v1/apps/churn-watched/versions", spec("churn-watched", policiesOn, monitoringOn));
     await post(
       "/v1/apps/churn-bare/versions",
-      spec("churn-bare", {
-        rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 },
-        concurrency: { maxInFlight: 100_000, maxQueue: 0 },
-        timeouts: { requestMs: 600_000 },
-        cache: { enabled: false },
-        idempotency: { enabled: false },
-      }),
+      spec(
+        "churn-bare",
+        {
+          rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 },
+          concurrency: { maxInFlight: 100_000, maxQueue: 0 },
+          timeouts: { requestMs: 600_000 },
+          cache: { enabled: false },
+          idempotency: { enabled: false },
+        },
+        monitoringOff,
+      ),
     );
     const model = (await (
       await fetch(new URL("/v1/models/churn", base), { headers: auth })
@@ -185,6 +242,7 @@ async function main() {
     const bareUrl = `${bare.match[1]}/predict`;
     const churnUrl = `${base}/v1/apps/churn/predict`;
     const bareRouteUrl = `${base}/v1/apps/churn-bare/predict`;
+    const watchedUrl = `${base}/v1/apps/churn-watched/predict`;
 
     // Warm both up, then alternate rounds.
     await autocannon({
@@ -203,42 +261,48 @@ async function main() {
       duration: 2,
       connections: CONNECTIONS,
     });
-    await autocannon({
-      url: bareRouteUrl,
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify(ROW),
-      duration: 2,
-      connections: CONNECTIONS,
-    });
+    for (const url of [bareRouteUrl, watchedUrl]) {
+      await autocannon({
+        url,
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(ROW),
+        duration: 2,
+        connections: CONNECTIONS,
+      });
+    }
     const rows: Record<string, Round[]> = {
       "bare Fastify (constant)": [],
       "Ballast, policies off": [],
       "Ballast, policies on": [],
+      "policies on + monitoring": [],
     };
     for (let i = 0; i < ROUNDS; i++) {
-      rows["bare Fastify (constant)"]?.push(await load(bareUrl, {}));
-      rows["Ballast, policies off"]?.push(await load(bareRouteUrl, auth));
-      rows["Ballast, policies on"]?.push(await load(churnUrl, auth));
+      rows["bare Fastify (constant)"]?.push(await load(bareUrl, {}, bare.child));
+      rows["Ballast, policies off"]?.push(await load(bareRouteUrl, auth, ballast.child));
+      rows["Ballast, policies on"]?.push(await load(churnUrl, auth, ballast.child));
+      rows["policies on + monitoring"]?.push(await load(watchedUrl, auth, ballast.child));
     }
     const summary = Object.entries(rows).map(([name, rounds]) => ({
       name,
       rps: median(rounds.map((r) => r.rps)),
+      cpuUs: median(rounds.map((r) => r.cpuUs)),
       p50: median(rounds.map((r) => r.p50)),
       p99: median(rounds.map((r) => r.p99)),
       bad: rounds.reduce((s, r) => s + r.errors + r.non2xx, 0),
     }));
     const bareRps = summary[0]?.rps ?? 1;
     const routeRps = summary[1]?.rps ?? 1;
+    const policiesRps = summary[2]?.rps ?? 1;
     process.stdout.write(
       `\nbench:serve — ${ROUNDS} rounds x ${SECONDS}s, ${CONNECTIONS} connections, single-row churn requests (model: ${model.model.learner}), medians\n\n`,
     );
     process.stdout.write(
-      `${"route".padEnd(28)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"vs off".padStart(9)}${"errors".padStart(8)}\n`,
+      `${"route".padEnd(28)}${"req/s".padStart(10)}${"CPU µs".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"vs off".padStart(9)}${"vs on".padStart(8)}${"errors".padStart(8)}\n`,
     );
     for (const s of summary) {
       process.stdout.write(
-        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / routeRps).toFixed(2).padStart(9)}${String(s.bad).padStart(8)}\n`,
+        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.cpuUs.toFixed(0).padStart(9)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / routeRps).toFixed(2).padStart(9)}${(s.rps / policiesRps).toFixed(2).padStart(8)}${String(s.bad).padStart(8)}\n`,
       );
     }
   } finally {

@@ -31,6 +31,13 @@ beforeAll(async () => {
   });
   await server.ballast.training.waitFor(train.json.job.id);
   expect((await call("POST", "/v1/apps", { model: "churn", maxRows: 20 })).status).toBe(201);
+  // Rate limits off: a fast run of 1,000 requests would otherwise be mostly 429s, and the
+  // property must see the route's own answers (200 and 400) in numbers.
+  const { churnSpec, saveSpec } = await import("./helpers/specs.ts");
+  const spec = churnSpec({ policies: { rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 } } });
+  const steps = spec.steps as { kind: string; with?: Record<string, unknown> }[];
+  for (const step of steps) if (step.kind === "validate") step.with = { maxRows: 20 };
+  await saveSpec(server, spec);
   const app = await call("GET", "/v1/apps/churn");
   fields = Object.keys(app.json.app.inputSchema.properties);
   sample = Object.fromEntries(

@@ -8,6 +8,27 @@ import type { FeatureMatrix } from "../learn/types.ts";
 /** Bins per numeric feature: deciles, the usual resolution for PSI. */
 export const BASELINE_BINS = 10;
 
+/**
+ * Steps of the fine quantile grid (percentiles): enough to know the training CDF within about
+ * 1% for the Kolmogorov-Smirnov test, at ~300 numbers per feature in the artifact. A multiple of
+ * {@link BASELINE_BINS}, so the decile edges are grid points and PSI bins are unions of grid cells.
+ */
+export const GRID_STEPS = 100;
+
+/**
+ * The training CDF at the 0th..100th percentiles (deduplicated), with the exact share at or below
+ * and below each point, so a point that carries a lump of equal values (an integer feature, a
+ * popular price) is known as a jump rather than smeared over its neighbours.
+ */
+export interface QuantileGrid {
+  /** Ascending distinct values: min, the percentiles, max. */
+  readonly values: readonly number[];
+  /** P(X ≤ values[j]) among non-missing training values. */
+  readonly atOrBelow: readonly number[];
+  /** P(X < values[j]) among non-missing training values. */
+  readonly below: readonly number[];
+}
+
 export interface NumericSketch {
   readonly kind: "numeric";
   readonly feature: string;
@@ -21,6 +42,10 @@ export interface NumericSketch {
   readonly edges: readonly number[];
   /** Share of non-missing values in each of edges.length + 1 bins. */
   readonly proportions: readonly number[];
+  /** Distinct non-missing values (absent in artifacts made before drift tests needed it). */
+  readonly distinct?: number;
+  /** The fine CDF grid for KS (absent in older artifacts: KS then falls back to the deciles). */
+  readonly grid?: QuantileGrid;
 }
 
 export interface CategoricalSketch {
@@ -63,6 +88,8 @@ export function sketchNumeric(feature: string, values: ArrayLike<number>): Numer
   }
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (const v of sorted) counts[binOf(edges, v)] = (counts[binOf(edges, v)] ?? 0) + 1;
+  let distinct = 0;
+  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
   return {
     kind: "numeric",
     feature,
@@ -74,7 +101,52 @@ export function sketchNumeric(feature: string, values: ArrayLike<number>): Numer
     max: n ? (sorted[n - 1] as number) : 0,
     edges,
     proportions: counts.map((c) => (n ? c / n : 0)),
+    distinct,
+    ...(n > 0 ? { grid: quantileGrid(sorted) } : {}),
   };
+}
+
+/**
+ * The grid of sorted values: the value at index floor(p·n/100) for p = 0..100 (the same rule as
+ * the decile edges, so every edge is a grid point), with the exact shares at or below and below.
+ */
+function quantileGrid(sorted: Float64Array): QuantileGrid {
+  const n = sorted.length;
+  const values: number[] = [];
+  const atOrBelow: number[] = [];
+  const below: number[] = [];
+  for (let p = 0; p <= GRID_STEPS; p++) {
+    const v = sorted[Math.min(n - 1, Math.floor((p * n) / GRID_STEPS))] as number;
+    if (values.length > 0 && v <= (values[values.length - 1] as number)) continue;
+    values.push(v);
+    atOrBelow.push(upperBound(sorted, v) / n);
+    below.push(lowerBound(sorted, v) / n);
+  }
+  return { values, atOrBelow, below };
+}
+
+/** Index of the first element ≥ v. */
+function lowerBound(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element > v. */
+function upperBound(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The bin of v: the first edge >= v (binary search), so bins are right-closed. */

@@ -81,6 +81,14 @@ export class Predictor {
   }
 
   /**
+   * The row the last `predict` encoded (the recipe's width), valid until the next call: the
+   * model runner copies it for drift, which then need not encode the record again.
+   */
+  get encodedRow(): Float64Array {
+    return this.row;
+  }
+
+  /**
    * Run the model once on a row of missing values, so work a model defers to its first
    * prediction (the GBDT compiles its prediction kernel then: up to a few hundred ms for
    * large forests) happens when an app is loaded, not inside a caller's request.

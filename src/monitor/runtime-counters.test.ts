@@ -11,5 +11,9 @@ describe("RuntimeCounters", () => {
     expect(c.of("ws", "a")).toEqual({ rate_limited: 2, "fallback:circuit_open": 3 });
     expect(c.of("ws", "b")).toEqual({ overloaded: 1 });
     expect(c.of("other", "a")).toEqual({});
+    expect(c.all()).toEqual([
+      { workspaceId: "ws", app: "a", counters: { rate_limited: 2, "fallback:circuit_open": 3 } },
+      { workspaceId: "ws", app: "b", counters: { overloaded: 1 } },
+    ]);
   });
 });

@@ -13,21 +13,40 @@ export type RuntimeEvent =
   | "escalated"
   | `fallback:${string}`;
 
+/** One app's counters, as the Prometheus export lists them. */
+export interface AppRuntimeCounters {
+  readonly workspaceId: string;
+  readonly app: string;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
 export class RuntimeCounters {
-  private readonly byApp = new Map<string, Map<string, number>>();
+  private readonly byApp = new Map<
+    string,
+    { readonly workspaceId: string; readonly app: string; readonly counters: Map<string, number> }
+  >();
 
   count(workspaceId: string, app: string, event: RuntimeEvent | string, n = 1): void {
     const key = `${workspaceId}/${app}`;
-    let counters = this.byApp.get(key);
-    if (!counters) {
-      counters = new Map();
-      this.byApp.set(key, counters);
+    let entry = this.byApp.get(key);
+    if (!entry) {
+      entry = { workspaceId, app, counters: new Map() };
+      this.byApp.set(key, entry);
     }
-    counters.set(event, (counters.get(event) ?? 0) + n);
+    entry.counters.set(event, (entry.counters.get(event) ?? 0) + n);
   }
 
   /** Every counter of one app, e.g. `{ rate_limited: 3, "fallback:circuit_open": 2 }`. */
   of(workspaceId: string, app: string): Record<string, number> {
-    return Object.fromEntries(this.byApp.get(`${workspaceId}/${app}`) ?? []);
+    return Object.fromEntries(this.byApp.get(`${workspaceId}/${app}`)?.counters ?? []);
+  }
+
+  /** Every app that has counted something, with its counters. */
+  all(): AppRuntimeCounters[] {
+    return [...this.byApp.values()].map((e) => ({
+      workspaceId: e.workspaceId,
+      app: e.app,
+      counters: Object.fromEntries(e.counters),
+    }));
   }
 }

@@ -20,6 +20,7 @@ export const ID_PREFIX = {
   appVersion: "av",
   deployment: "dep",
   job: "job",
+  monitorEvent: "evt",
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

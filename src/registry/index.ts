@@ -45,6 +45,11 @@ export {
   type NewJob,
 } from "./job-repository.ts";
 export {
+  type MetricRollup,
+  type MetricRollupRange,
+  MetricRollupRepository,
+} from "./metric-rollup-repository.ts";
+export {
   type Model,
   type ModelRef,
   ModelRepository,

@@ -14,6 +14,7 @@ import { createTestPostgresDatabase } from "../../test/registry-postgres-setup.t
 import type { Profile, Schema } from "../data/frame.ts";
 import { ConflictError, NotFoundError, RegistryError, ValidationError } from "./errors.ts";
 import { isId, newId } from "./ids.ts";
+import { MIGRATIONS } from "./migrations/index.ts";
 import {
   migrateToLatest,
   type OpenRegistryOptions,
@@ -136,7 +137,7 @@ for (const dialect of DIALECTS) {
           const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(
             again.db,
           );
-          expect(applied.rows.map((r) => r.name)).toEqual(["0001-initial"]);
+          expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(MIGRATIONS).sort());
         } finally {
           await again.close();
         }
@@ -201,7 +202,7 @@ for (const dialect of DIALECTS) {
             const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(
               first.db,
             );
-            expect(applied.rows.map((r) => r.name)).toEqual(["0001-initial"]);
+            expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(MIGRATIONS).sort());
           } finally {
             await Promise.all(opened.map((r) => r.close()));
             await fresh.drop();

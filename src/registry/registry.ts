@@ -11,8 +11,10 @@ import { DatasetRepository } from "./dataset-repository.ts";
 import { DeploymentRepository } from "./deployment-repository.ts";
 import { ValidationError } from "./errors.ts";
 import { JobRepository } from "./job-repository.ts";
+import { MetricRollupRepository } from "./metric-rollup-repository.ts";
 import { migrationProvider } from "./migrations/index.ts";
 import { ModelRepository } from "./model-repository.ts";
+import { MonitorEventRepository } from "./monitor-event-repository.ts";
 import { createPostgresDialect, isPostgresUrl } from "./postgres-dialect.ts";
 import type { Database } from "./schema.ts";
 import { createSqliteDialect } from "./sqlite-dialect.ts";
@@ -45,6 +47,10 @@ export interface RegistryRepositories {
   readonly apps: AppRepository;
   readonly deployments: DeploymentRepository;
   readonly jobs: JobRepository;
+  /** Per-minute traffic of every app version and replica (src/monitor/metric-rollups.ts). */
+  readonly metricRollups: MetricRollupRepository;
+  /** SLO breaches, recoveries, drift alerts and rollbacks (src/monitor/alerts). */
+  readonly monitorEvents: MonitorEventRepository;
   /** Returns the workspace named "default", creating it on first use. */
   ensureDefaultWorkspace(): Promise<Workspace>;
   /**
@@ -134,6 +140,8 @@ function createRepositories(db: Kysely<Database>): RegistryRepositories {
     apps: new AppRepository(db),
     deployments: new DeploymentRepository(db),
     jobs: new JobRepository(db),
+    metricRollups: new MetricRollupRepository(db),
+    monitorEvents: new MonitorEventRepository(db),
     ensureDefaultWorkspace: () => workspaces.ensure(DEFAULT_WORKSPACE_NAME),
     async isBlobReferenced(sha256: string): Promise<boolean> {
       const row = await db

@@ -124,6 +124,51 @@ export interface JobsTable {
   updated_at: string;
 }
 
+export type MonitorEventKind = "alert" | "recovery" | "rollback" | "info";
+export type MonitorEventSeverity = "info" | "warning" | "critical";
+
+export interface MonitorEventsTable {
+  id: string;
+  workspace_id: string;
+  app_name: string;
+  app_version: number | null;
+  kind: MonitorEventKind;
+  severity: MonitorEventSeverity;
+  /** What raised it: "slo:latency_p95", "drift:dataset", "release:rollback", ... */
+  rule: string;
+  message: string;
+  /** JSON object. */
+  details: string;
+  /** JSON object { items: [{ channel, ok, ... }] }. */
+  deliveries: string;
+  at: string;
+  /** Alerts only: null while firing. */
+  resolved_at: string | null;
+  /** The event id that resolved it (a recovery, or a more severe alert of the same rule). */
+  resolved_by: string | null;
+}
+
+/** One replica's traffic of one app version in one minute (src/monitor/metric-rollups.ts). */
+export interface MetricRollupsTable {
+  workspace_id: string;
+  app_name: string;
+  app_version: number;
+  /** Epoch minute. */
+  minute: number;
+  replica: string;
+  requests: number;
+  ok: number;
+  client_error: number;
+  shed: number;
+  rate_limited: number;
+  timeout: number;
+  error: number;
+  cache_hits: number;
+  /** Sparse HDR histograms as text (src/monitor/latency-histogram.ts); "" when empty. */
+  latency: string;
+  model_latency: string;
+}
+
 /** Every table, as Kysely's `DB` type parameter. */
 export interface Database {
   workspaces: WorkspacesTable;
@@ -135,4 +180,6 @@ export interface Database {
   app_versions: AppVersionsTable;
   deployments: DeploymentsTable;
   jobs: JobsTable;
+  metric_rollups: MetricRollupsTable;
+  monitor_events: MonitorEventsTable;
 }

@@ -83,6 +83,17 @@ export class AppRuntime {
     this.refreshMs = options.refreshMs ?? 1000;
   }
 
+  /**
+   * The app as currently deployed when this replica knows it without asking the registry (a
+   * fresh entry): the app, or undefined when there is none; null when `get` must be awaited.
+   */
+  peek(workspaceId: string, name: string): PublishedApp | undefined | null {
+    const entry = this.entries.get(`${workspaceId}/${name}`);
+    if (entry && !entry.invalidated && Date.now() - entry.checkedAt < this.refreshMs)
+      return entry.app;
+    return null;
+  }
+
   /** The app as currently deployed, or undefined if there is none. */
   async get(workspaceId: string, name: string): Promise<PublishedApp | undefined> {
     const key = `${workspaceId}/${name}`;

@@ -53,7 +53,11 @@ export function cachedVerifier(
   verify: VerifyKey,
   ttlMs = 5000,
   maxEntries = 10_000,
-): VerifyKey & { clear(): void } {
+): VerifyKey & {
+  clear(): void;
+  /** The cached verdict for a key without waiting: undefined for a bad key, null if unknown. */
+  peek(plaintext: string): Principal | undefined | null;
+} {
   // Keyed by the key itself: it is in this process's memory with every request anyway, and
   // hashing it on each request cost more than the rest of authentication.
   const cache = new Map<string, { principal: Principal | undefined; expires: number }>();
@@ -67,7 +71,11 @@ export function cachedVerifier(
     cache.set(id, { principal, expires: now + ttlMs });
     return principal;
   };
-  return Object.assign(fn, { clear: () => cache.clear() });
+  const peek = (plaintext: string): Principal | undefined | null => {
+    const hit = cache.get(plaintext);
+    return hit && hit.expires > Date.now() ? hit.principal : null;
+  };
+  return Object.assign(fn, { clear: () => cache.clear(), peek });
 }
 
 /** Any valid key, whatever its role (for "who am I" questions). */

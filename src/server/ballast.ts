@@ -10,8 +10,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { sql } from "kysely";
+import { createPiiMasker } from "../monitor/pii-mask.ts";
+import { Tracing } from "../monitor/tracing.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { LocalBlobStore } from "../store/local-blob-store.ts";
 import type { BallastConfig } from "./config.ts";
@@ -19,7 +26,9 @@ import { ServerContext } from "./context.ts";
 import { loadDemo } from "./demo.ts";
 import { toErrorResponse } from "./error-response.ts";
 import { errorBody } from "./errors.ts";
+import { loggerOptions } from "./logging.ts";
 import { withPublishedApps } from "./openapi.ts";
+import { registerRequestSpans, requestChildLoggerFactory } from "./request-trace.ts";
 import { analysisRoutes } from "./routes/analysis.ts";
 import { appMetricsRoutes } from "./routes/app-metrics.ts";
 import { appRuntimeStateRoutes } from "./routes/app-runtime-state.ts";
@@ -28,13 +37,18 @@ import { appVersionRoutes } from "./routes/app-versions.ts";
 import { appRoutes } from "./routes/apps.ts";
 import { datasetRowRoutes } from "./routes/dataset-rows.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
+import { driftRoutes } from "./routes/drift.ts";
 import { homeRoutes } from "./routes/home.ts";
 import { hookRoutes } from "./routes/hooks.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { metricSeriesRoutes } from "./routes/metric-series.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { onnxRoutes } from "./routes/onnx.ts";
+import { outcomeRoutes } from "./routes/outcomes.ts";
 import { predictRoutes } from "./routes/predict.ts";
+import { prometheusRoutes } from "./routes/prometheus.ts";
 import { sessionRoutes } from "./routes/session.ts";
+import { sloRoutes } from "./routes/slo.ts";
 import { specRoutes } from "./routes/spec.ts";
 import { trainingRoutes } from "./routes/training.ts";
 
@@ -55,6 +69,8 @@ export interface Ballast {
   readonly server: FastifyInstance;
   readonly bootstrap: Bootstrap;
   readonly training: ServerContext["training"];
+  /** Spans to the OTLP collector, when `otlpEndpoint` is configured (`flush()` for tests). */
+  readonly tracing?: Tracing;
   /** Start listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Resolves when the demo app is published (or immediately if there is no demo to load). */
@@ -75,8 +91,21 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   const ctx = new ServerContext(config, registry, blobs);
   const bootstrap = await firstStart(ctx);
 
+  const masker = createPiiMasker({ ips: config.logMaskIps });
+  const tracing = config.otlpEndpoint
+    ? new Tracing({ endpoint: config.otlpEndpoint, serviceVersion: VERSION, masker })
+    : undefined;
   const server = Fastify({
-    logger: { level: config.logLevel },
+    logger: loggerOptions({
+      level: config.logLevel,
+      masker,
+      maskIps: config.logMaskIps,
+      ...(config.logDestination !== undefined ? { destination: config.logDestination } : {}),
+    }),
+    childLoggerFactory: requestChildLoggerFactory(masker),
+    // Bad URLs (undecodable, over-long parameters) are answered before routing and its hooks:
+    // answered here, they too carry X-Request-Id and the uniform error body.
+    frameworkErrors: (error, request, reply) => answerFrameworkError(error, request, reply),
     bodyLimit: config.bodyLimit,
     genReqId: (request) => {
       const incoming = request.headers["x-request-id"];
@@ -91,14 +120,17 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
       },
     },
   });
+  ctx.setLogger(server.log);
   // Callback-style hooks on every request: an async hook costs a promise per request.
   server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     done();
   });
+  if (tracing) registerRequestSpans(server, tracing);
   server.setErrorHandler((error, request, reply) => {
     const { status, body, headers } = toErrorResponse(error as FastifyError);
     if (status >= 500) request.log.error({ err: error }, "unhandled error");
+    else request.log.debug({ status, ...body }, "request refused");
     void reply.code(status).headers(headers).send(body);
   });
   server.setNotFoundHandler((request, reply) => {
@@ -182,16 +214,22 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   await server.register(appRoutes(ctx));
   await server.register(appVersionRoutes(ctx));
   await server.register(appMetricsRoutes(ctx));
+  await server.register(driftRoutes(ctx));
+  await server.register(outcomeRoutes(ctx));
+  await server.register(metricSeriesRoutes(ctx));
+  await server.register(prometheusRoutes(ctx));
   await server.register(specRoutes(ctx));
   await server.register(keyRoutes(ctx));
   await server.register(appSessionRoutes(ctx));
   await server.register(appRuntimeStateRoutes(ctx));
   await server.register(hookRoutes(ctx));
+  await server.register(sloRoutes(ctx));
   await server.register(
     predictRoutes({
       apps: ctx.apps,
       authenticate: ctx.authenticate,
-      metrics: ctx.metrics,
+      authenticateNow: ctx.authenticateNow,
+      observers: ctx.observers,
       counters: ctx.counters,
       rateLimiter: ctx.rateLimiter,
       idempotency: ctx.idempotency,
@@ -208,8 +246,14 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
     server,
     bootstrap,
     training: ctx.training,
+    ...(tracing ? { tracing } : {}),
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });
+      ctx.metricRollups.start({
+        onError: (error) => server.log.warn({ err: error }, "metric rollups: a write failed"),
+      });
+      ctx.processMetrics.start();
+      ctx.slo.start();
       // Webhook workers for every deployed app with hooks on; deploys are picked up by polling.
       await ctx.webhooks.start({
         onError: (error) =>
@@ -231,8 +275,18 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
       await ctx.close();
       await server.close();
       await registry.close();
+      await tracing?.shutdown();
     },
   };
+}
+
+/** A URL Fastify could not route (undecodable, a parameter too long): 400 or 414, with its id. */
+function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode === 414 ? 414 : 400;
+  void reply
+    .code(status)
+    .header("x-request-id", request.id)
+    .send(errorBody(status === 414 ? "url_too_long" : "invalid_url", error.message));
 }
 
 /** On a data dir with no workspace yet: create it and an admin key, saved for the CLI. */

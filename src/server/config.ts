@@ -24,6 +24,19 @@ export interface BallastConfig {
   /** Log level for pino; "silent" in tests. */
   readonly logLevel: string;
   /**
+   * Mask IP addresses in log lines too (`BALLAST_LOG_MASK_IPS`, default on; e-mails, phones,
+   * cards and national ids are always masked). Addresses are personal data under the GDPR.
+   */
+  readonly logMaskIps: boolean;
+  /** Where log lines go: a file path (appended) or a stream; unset: stdout. Tests capture logs. */
+  readonly logDestination?: string | { write(line: string): void };
+  /**
+   * An OTLP/HTTP collector's base URL (`BALLAST_OTLP_ENDPOINT`, else the standard
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`): set, every request and pipeline step is a span exported
+   * there; unset, no spans at all (requests still get trace ids and propagate `traceparent`).
+   */
+  readonly otlpEndpoint?: string;
+  /**
    * Let the Studio on this machine sign in as the local admin without pasting a key
    * (`GET /v1/session/local`); it only ever answers on a loopback server with the embedded
    * SQLite registry, to a loopback caller.
@@ -39,6 +52,11 @@ export interface BallastConfig {
   readonly redisPrefix: string;
   /** One token bucket per workspace across all its apps (requests per second, burst; 0 = off). */
   readonly workspaceRateLimit: { readonly perSecond: number; readonly burst: number };
+  /**
+   * How often the SLO evaluator judges every deployed app's objectives and drift and raises
+   * alerts and recoveries (src/monitor/slo); tests shorten it. Default 30 s.
+   */
+  readonly sloIntervalMs: number;
   /**
    * The secret webhook callback signatures derive from (one per app, see
    * src/runtime/webhooks/callback.ts); unset: generated once into `<dataDir>/webhook.secret`.
@@ -56,6 +74,17 @@ export interface BallastConfig {
     readonly retryMaxMs: number;
     readonly pollMs: number;
   };
+  /**
+   * Serve `GET /metrics` for Prometheus and count every prediction for it; off: no exporter
+   * on the predict path and 404 at /metrics (the benchmark's "monitoring off" row).
+   */
+  readonly prometheus: boolean;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <token>`; unset, it is open. */
+  readonly metricsToken?: string;
+  /** How much of the 10-second in-memory time series is kept, in minutes (default 60). */
+  readonly metricsMemoryMinutes: number;
+  /** How long 1-minute metric rollups stay in the registry, in days (default 30). */
+  readonly metricsRollupDays: number;
 }
 
 /** Off for 0, false, no, off (any case); on otherwise, including unset. */
@@ -79,6 +108,9 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
   const databaseUrl = overrides.databaseUrl ?? env.BALLAST_DATABASE_URL;
   const redisUrl = overrides.redisUrl ?? env.BALLAST_REDIS_URL;
   const webhookSecret = overrides.webhookSecret ?? env.BALLAST_WEBHOOK_SECRET;
+  const otlpEndpoint =
+    overrides.otlpEndpoint ?? env.BALLAST_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const metricsToken = overrides.metricsToken ?? env.BALLAST_METRICS_TOKEN;
   return {
     host: overrides.host ?? env.BALLAST_HOST ?? "127.0.0.1",
     port: overrides.port ?? intFromEnv("BALLAST_PORT", 7070),
@@ -91,6 +123,9 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
     demoTimeBudgetMs:
       overrides.demoTimeBudgetMs ?? intFromEnv("BALLAST_DEMO_TIME_BUDGET_MS", 20_000),
     logLevel: overrides.logLevel ?? env.BALLAST_LOG_LEVEL ?? "info",
+    logMaskIps: overrides.logMaskIps ?? flagFromEnv("BALLAST_LOG_MASK_IPS", true),
+    ...(overrides.logDestination !== undefined ? { logDestination: overrides.logDestination } : {}),
+    ...(otlpEndpoint ? { otlpEndpoint } : {}),
     autoLogin: overrides.autoLogin ?? flagFromEnv("BALLAST_AUTO_LOGIN", true),
     ...(redisUrl ? { redisUrl } : {}),
     redisPrefix: overrides.redisPrefix ?? env.BALLAST_REDIS_PREFIX ?? "ballast:",
@@ -98,6 +133,10 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
       perSecond: intFromEnv("BALLAST_WORKSPACE_RPS", 20000),
       burst: intFromEnv("BALLAST_WORKSPACE_BURST", 40000),
     },
+    sloIntervalMs: Math.max(
+      10,
+      overrides.sloIntervalMs ?? intFromEnv("BALLAST_SLO_INTERVAL_MS", 30_000),
+    ),
     ...(webhookSecret ? { webhookSecret } : {}),
     webhookTimings: overrides.webhookTimings ?? {
       leaseMs: intFromEnv("BALLAST_WEBHOOK_LEASE_MS", 30_000),
@@ -105,5 +144,15 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
       retryMaxMs: intFromEnv("BALLAST_WEBHOOK_RETRY_MAX_MS", 300_000),
       pollMs: intFromEnv("BALLAST_WEBHOOK_POLL_MS", 2000),
     },
+    prometheus: overrides.prometheus ?? flagFromEnv("BALLAST_PROMETHEUS", true),
+    ...(metricsToken ? { metricsToken } : {}),
+    metricsMemoryMinutes: Math.max(
+      1,
+      overrides.metricsMemoryMinutes ?? intFromEnv("BALLAST_METRICS_MEMORY_MINUTES", 60),
+    ),
+    metricsRollupDays: Math.max(
+      1,
+      overrides.metricsRollupDays ?? intFromEnv("BALLAST_METRICS_ROLLUP_DAYS", 30),
+    ),
   };
 }

@@ -7,9 +7,18 @@
 import type { Redis } from "ioredis";
 import type { ModelArtifact } from "../models/artifact.ts";
 import { decodeArtifact, encodeArtifact } from "../models/artifact.ts";
+import type { AlertLogger } from "../monitor/alerts/alert-service.ts";
 import { AppMetricsRecorder } from "../monitor/app-metrics.ts";
+import { DriftMonitor } from "../monitor/drift/drift-monitor.ts";
 import { type EventLoopMonitor, startEventLoopMonitor } from "../monitor/event-loop.ts";
+import { MetricRollups } from "../monitor/metric-rollups.ts";
+import type { PredictObserver } from "../monitor/observation.ts";
+import { PredictionLog } from "../monitor/prediction-log/prediction-log.ts";
+import { predictionLogPath } from "../monitor/prediction-log/prediction-store.ts";
+import { ProcessMetrics } from "../monitor/process-metrics.ts";
+import { PrometheusMetrics } from "../monitor/prometheus.ts";
 import { RuntimeCounters } from "../monitor/runtime-counters.ts";
+import { SloMonitor } from "../monitor/slo/slo-monitor.ts";
 import type { ApiKey } from "../registry/api-key-repository.ts";
 import type { Dataset } from "../registry/dataset-repository.ts";
 import { NotFoundError } from "../registry/errors.ts";
@@ -45,6 +54,27 @@ import type { BallastConfig } from "./config.ts";
 import { DatasetFrames } from "./dataset-frames.ts";
 import { TrainingJobs } from "./training/training-jobs.ts";
 
+/**
+ * The log of work nobody's request awaits (alerts, the prediction log's flushes): the server's
+ * logger once `setLogger` has been called (createBallast does so as soon as Fastify exists),
+ * so these lines are masked and formatted like every other.
+ */
+class BackgroundLog implements AlertLogger {
+  private target: AlertLogger | undefined;
+  use(target: AlertLogger): void {
+    this.target = target;
+  }
+  info(object: object, message: string): void {
+    this.target?.info(object, message);
+  }
+  warn(object: object, message: string): void {
+    this.target?.warn(object, message);
+  }
+  error(object: object, message: string): void {
+    this.target?.error(object, message);
+  }
+}
+
 /** Undefined instead of NotFoundError, for lookups where absence is an ordinary answer. */
 async function orUndefined<T>(lookup: Promise<T>): Promise<T | undefined> {
   try {
@@ -59,7 +89,26 @@ export class ServerContext {
   readonly apps: AppRuntime;
   readonly training: TrainingJobs;
   /** What every predict request served, per app (the Monitor page and, later, Prometheus). */
-  readonly metrics = new AppMetricsRecorder();
+  readonly metrics: AppMetricsRecorder;
+  /** 1-minute rollups of `metrics` in the registry (30 days): long windows, SLO burn rates. */
+  readonly metricRollups: MetricRollups;
+  /** `/metrics` for Prometheus; undefined when turned off (`BALLAST_PROMETHEUS=0`). */
+  readonly prometheus: PrometheusMetrics | undefined;
+  /** This process's CPU, memory, event-loop delay and GC, every 10 s for the last hour. */
+  readonly processMetrics = new ProcessMetrics();
+  /** Live inputs and predictions against the training baselines, per app version. */
+  readonly drift = new DriftMonitor();
+  /** SLO burn rates and drift judged on a timer; alerts recorded, logged and sent. */
+  readonly slo: SloMonitor;
+  /** Where background work logs (see BackgroundLog). */
+  readonly log = new BackgroundLog();
+  /**
+   * Everyone told about each predict answer (src/monitor/observation.ts): metrics, the
+   * prediction log, drift. The predict route calls them in order after the response is sent.
+   */
+  readonly observers: PredictObserver[] = [];
+  /** Sampled predictions and reported outcomes: `<dataDir>/monitor/predictions.duckdb`. */
+  readonly predictionLog: PredictionLog;
   /** What the runtime's policies did per app (shed, rate limited, fallbacks). */
   readonly counters = new RuntimeCounters();
   /** This process's event-loop delay: the first sign that CPU work is starving requests. */
@@ -89,6 +138,12 @@ export class ServerContext {
       return verified;
     });
     this.runtimeDb = openRuntimeDb(runtimeDbPath(config.dataDir));
+    this.predictionLog = new PredictionLog({
+      path: predictionLogPath(config.dataDir),
+      onError: (error, during) =>
+        this.log.error({ err: error, during }, "prediction log: a write failed"),
+    });
+    this.observers.push(this.predictionLog);
     this.redis = config.redisUrl ? openRedis({ url: config.redisUrl }) : undefined;
     const prefix = config.redisPrefix;
     this.rateLimiter = createRateLimiter({
@@ -114,6 +169,25 @@ export class ServerContext {
       registerModel: async (job, bytes) => this.registerModel(job, bytes),
     });
     this.webhooks = this.createWebhooks();
+    this.metrics = new AppMetricsRecorder({ memoryMinutes: config.metricsMemoryMinutes });
+    this.metricRollups = new MetricRollups({
+      recorder: this.metrics,
+      repository: registry.metricRollups,
+      retentionDays: config.metricsRollupDays,
+    });
+    this.prometheus = config.prometheus
+      ? new PrometheusMetrics({ apps: this.apps, counters: this.counters, webhooks: this.webhooks })
+      : undefined;
+    this.observers.unshift(this.metrics, ...(this.prometheus ? [this.prometheus] : []));
+    this.observers.push(this.drift);
+    this.slo = new SloMonitor({
+      registry,
+      metrics: this.metricRollups,
+      drift: this.drift,
+      logger: this.log,
+      serverSecret: loadServerSecret(config.dataDir, config.webhookSecret),
+      intervalMs: config.sloIntervalMs,
+    });
   }
 
   /**
@@ -194,6 +268,17 @@ export class ServerContext {
   ): Promise<Principal | undefined> => {
     const key = keyFromHeaders(headers);
     return key ? this.verify(key) : undefined;
+  };
+
+  /**
+   * The caller's identity when it is known without waiting (a recently verified key):
+   * undefined for no key or a bad key, null when `authenticate` must be awaited.
+   */
+  authenticateNow = (
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+  ): Principal | undefined | null => {
+    const key = keyFromHeaders(headers);
+    return key ? this.verify.peek(key) : undefined;
   };
 
   /** Drop cached key verifications (after a revoke, so it takes effect at once here). */
@@ -397,10 +482,20 @@ export class ServerContext {
     };
   }
 
+  /** Send background work's log lines to the server's logger. */
+  setLogger(logger: AlertLogger): void {
+    this.log.use(logger);
+  }
+
   async close(): Promise<void> {
+    await this.slo.close();
+    this.drift.close();
+    this.processMetrics.stop();
+    await this.metricRollups.close();
     await this.webhooks.close();
     await this.training.close();
     await this.apps.close();
+    await this.predictionLog.close();
     this.eventLoop.stop();
     await this.idempotency.close();
     await this.sessions.close();

@@ -8,6 +8,7 @@
  * steps: they stay at the top in both forms, and parsing fills every default in them.
  */
 import type { JsonSchema } from "./contract.ts";
+import { type AppMonitoring, fillMonitoring, monitoringJsonSchema } from "./monitoring.ts";
 import { type AppPolicies, fillPolicies, policiesJsonSchema } from "./policies.ts";
 import { pointerSegments, problemsFromAjv, type SpecProblem, specAjv } from "./spec-problems.ts";
 import {
@@ -31,6 +32,7 @@ import {
 } from "./steps/validate-step.ts";
 import { type AppWebhook, fillWebhook, webhookJsonSchema } from "./webhook.ts";
 
+export type { AppMonitoring } from "./monitoring.ts";
 export type { AppPolicies } from "./policies.ts";
 export type { SpecProblem } from "./spec-problems.ts";
 export type { AppStep } from "./step-graph.ts";
@@ -59,6 +61,8 @@ export interface AppSpec {
   readonly policies: AppPolicies;
   /** Webhook intake and delivery: always present, off unless the spec turns it on. */
   readonly webhook: AppWebhook;
+  /** Prediction log, drift, SLOs and alerts: always complete, defaults filled in. */
+  readonly monitoring: AppMonitoring;
 }
 
 export const APP_NAME_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
@@ -198,6 +202,7 @@ export const appSpecJsonSchema: JsonSchema = {
     },
     policies: policiesJsonSchema,
     webhook: webhookJsonSchema,
+    monitoring: monitoringJsonSchema,
   },
   allOf: graphConstraints(),
 };
@@ -353,6 +358,7 @@ function normalize(document: Record<string, unknown>): AppSpec {
     steps,
     policies: fillPolicies(document.policies),
     webhook: fillWebhook(document.webhook),
+    monitoring: fillMonitoring(document.monitoring),
   };
 }
 
@@ -360,7 +366,7 @@ function normalize(document: Record<string, unknown>): AppSpec {
  * The sections written after the steps in the designer's form (and its YAML): what the app
  * does comes first, how it is protected and fed after.
  */
-export const AFTER_STEPS: readonly string[] = ["policies", "webhook"];
+export const AFTER_STEPS: readonly string[] = ["policies", "webhook", "monitoring"];
 
 /**
  * A document in the designer's form: each top-level setting a step mirrors (`model`,

@@ -4,7 +4,13 @@
  * be slow, hang, fail) and read how many calls it received, to see what the runtime's
  * deadlines, breakers, retries and idempotency did.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type UpstreamMode =
@@ -17,6 +23,8 @@ export interface Upstream {
   readonly url: string;
   /** Requests received since the start (or the last reset). */
   readonly calls: number;
+  /** The headers of every request received since the start (or the last reset). */
+  readonly headers: readonly IncomingHttpHeaders[];
   mode: UpstreamMode;
   reset(): void;
   close(): Promise<void>;
@@ -24,6 +32,7 @@ export interface Upstream {
 
 export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Promise<Upstream> {
   let calls = 0;
+  const headers: IncomingHttpHeaders[] = [];
   const hanging = new Set<ServerResponse>();
   const state = { mode: initial };
   const answer = (res: ServerResponse, prediction: string | number | undefined, input: unknown) => {
@@ -32,6 +41,7 @@ export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Pro
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     calls++;
+    headers.push(req.headers);
     let raw = "";
     req.on("data", (c: Buffer) => {
       raw += c.toString();
@@ -58,6 +68,7 @@ export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Pro
     get calls() {
       return calls;
     },
+    headers,
     get mode() {
       return state.mode;
     },
@@ -66,6 +77,7 @@ export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Pro
     },
     reset() {
       calls = 0;
+      headers.length = 0;
     },
     async close() {
       for (const res of hanging) res.destroy();

@@ -227,10 +227,10 @@ describe("from the churn sample to a published, monitored app", () => {
     expect(
       await page.locator(".stat", { hasText: "Error rate" }).locator(".stat-value").textContent(),
     ).not.toBe("0%");
-    await screenshot(page, "monitor");
+    await screenshot(page, "monitor-first-requests");
 
     // Design: the pipeline as a graph, in its own lazily loaded chunk.
-    await page.getByRole("link", { name: "Design" }).click();
+    await page.getByRole("link", { name: "Design", exact: true }).click();
     await page.waitForURL(/\/design$/);
     await expect.poll(() => page.locator(".react-flow__node").count()).toBeGreaterThanOrEqual(4);
 

@@ -1,6 +1,6 @@
 /**
  * The Studio's pages. Nothing but the sign-in page is shown until the session is known; the
- * designer is a lazy chunk (React Flow), and so are the charts inside the pages.
+ * designer (React Flow) and the monitor are lazy chunks, and so are the charts inside the pages.
  */
 import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router";
@@ -13,13 +13,15 @@ import { DatasetPage } from "./pages/dataset-page.tsx";
 import { JobPage } from "./pages/job-page.tsx";
 import { ModelPage } from "./pages/model-page.tsx";
 import { ModelsPage } from "./pages/models-page.tsx";
-import { MonitorPage } from "./pages/monitor-page.tsx";
 import { SettingsPage } from "./pages/settings-page.tsx";
 import { SignInPage } from "./pages/sign-in-page.tsx";
 import { useSession } from "./session/session.tsx";
 
 const DesignerPage = lazy(() =>
   import("./pages/designer-page.tsx").then((m) => ({ default: m.DesignerPage })),
+);
+const MonitorPage = lazy(() =>
+  import("./pages/monitor-page.tsx").then((m) => ({ default: m.MonitorPage })),
 );
 
 function NotFound() {
@@ -58,7 +60,14 @@ export function App() {
         <Route path="models/:ref" element={<ModelPage />} />
         <Route path="apps" element={<AppsPage />} />
         <Route path="apps/:app" element={<AppPage />} />
-        <Route path="apps/:app/monitor" element={<MonitorPage />} />
+        <Route
+          path="apps/:app/monitor"
+          element={
+            <Suspense fallback={<Loading label="Loading the monitor…" />}>
+              <MonitorPage />
+            </Suspense>
+          }
+        />
         <Route
           path="apps/:app/design"
           element={

@@ -27,10 +27,15 @@ export class HttpStepRunner {
     this.guard = new StepGuard({ stepId, ...settings });
   }
 
+  /**
+   * Calls the step's URL for one row. `traceparent`, when given, is sent as is, so the
+   * upstream's work joins the caller's trace (every retry of the row carries the same one).
+   */
   run(
     record: Record<string, unknown>,
     current: RowAnswer,
     parent: AbortSignal,
+    traceparent?: string,
   ): Promise<RowAnswer> {
     const body = JSON.stringify({
       input: record,
@@ -39,12 +44,17 @@ export class HttpStepRunner {
         ...(current.probabilities ? { probabilities: current.probabilities } : {}),
       },
     });
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+    };
+    if (traceparent !== undefined) headers.traceparent = traceparent;
     return this.guard.execute(async (signal) => {
       let response: Response;
       try {
         response = await this.fetchFn(this.settings.url, {
           method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json" },
+          headers,
           body,
           signal,
         });

@@ -14,6 +14,11 @@ export interface ModelRunOptions {
   readonly unknownCategories: "bucket" | "reject";
   readonly explain: boolean;
   readonly signal: AbortSignal;
+  /**
+   * Filled, when given, with each row as the model encoded it (rows × `encodedWidth`), for
+   * drift; only in-thread prediction (a request `cancellable` says waits on nothing) fills it.
+   */
+  readonly encoded?: Float64Array;
 }
 
 /** A row's position in the request body, for error paths: "" for one record, "/rows/3" in a batch. */
@@ -26,11 +31,22 @@ export interface ModelRunner {
    * nothing can interrupt it, so no deadline is armed for it.
    */
   cancellable(rows: number): boolean;
+  /** Width of an encoded row in-thread prediction hands on in `encoded` (0: none, ONNX). */
+  readonly encodedWidth: number;
   predict(
     records: readonly Record<string, unknown>[],
     paths: RowPaths,
     options: ModelRunOptions,
   ): Promise<Prediction[]>;
+  /**
+   * The same, synchronously, for a request `cancellable` says waits on nothing (in-thread
+   * prediction); throws for one that would need a thread or onnxruntime.
+   */
+  predictNow(
+    records: readonly Record<string, unknown>[],
+    paths: RowPaths,
+    options: Omit<ModelRunOptions, "signal">,
+  ): Prediction[];
 }
 
 function encodeProblem(error: EncodeError, path: string): InvalidInputError {
@@ -52,9 +68,43 @@ export function modelRunner(
     readonly minBatchRows: number;
   },
 ): ModelRunner {
+  const cancellable = (rows: number) =>
+    predictor instanceof OnnxPredictor || (pool !== undefined && rows >= pool.minBatchRows);
+  /** In-thread prediction, row by row, the first row the recipe cannot encode named. */
+  const inThread = (
+    model: Predictor,
+    records: readonly Record<string, unknown>[],
+    paths: RowPaths,
+    predictOptions: { unknownCategories: "bucket" | "reject"; explain: boolean },
+    encoded: Float64Array | undefined,
+  ): Prediction[] => {
+    const out: Prediction[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      try {
+        out[i] = model.predict(records[i] as Record<string, unknown>, predictOptions);
+        encoded?.set(model.encodedRow, i * model.encodedRow.length);
+      } catch (error) {
+        if (error instanceof EncodeError) throw encodeProblem(error, paths(i));
+        throw error;
+      }
+    }
+    return out;
+  };
   return {
-    cancellable: (rows) =>
-      predictor instanceof OnnxPredictor || (pool !== undefined && rows >= pool.minBatchRows),
+    cancellable,
+    encodedWidth: predictor instanceof OnnxPredictor ? 0 : predictor.recipe.width,
+    predictNow(records, paths, options) {
+      if (predictor instanceof OnnxPredictor || cancellable(records.length)) {
+        throw new Error("predictNow: this request must go through predict()");
+      }
+      return inThread(
+        predictor,
+        records,
+        paths,
+        { unknownCategories: options.unknownCategories, explain: options.explain },
+        options.encoded,
+      );
+    },
     async predict(records, paths, options) {
       const predictOptions = {
         unknownCategories: options.unknownCategories,
@@ -85,16 +135,7 @@ export function modelRunner(
           throw error;
         }
       }
-      const out: Prediction[] = new Array(records.length);
-      for (let i = 0; i < records.length; i++) {
-        try {
-          out[i] = predictor.predict(records[i] as Record<string, unknown>, predictOptions);
-        } catch (error) {
-          if (error instanceof EncodeError) throw encodeProblem(error, paths(i));
-          throw error;
-        }
-      }
-      return out;
+      return inThread(predictor, records, paths, predictOptions, options.encoded);
     },
   };
 }

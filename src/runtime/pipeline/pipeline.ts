@@ -13,6 +13,12 @@
  */
 import type { ValidateFunction } from "ajv";
 import type { Prediction } from "../../models/predictor.ts";
+import {
+  outgoingTraceparent,
+  type StepSpan,
+  type StepTracer,
+  type TraceContext,
+} from "../../monitor/trace-context.ts";
 import { type AppSpec, type PipelineStep, pipelineOf } from "../../spec/app-spec.ts";
 import type { SessionStore } from "../../store/sessions/session-store.ts";
 import { DeadlineExceededError, InvalidInputError, RuntimeError } from "../errors.ts";
@@ -42,11 +48,35 @@ export interface PipelineRequest {
   readonly signal: AbortSignal;
   /** The `x-session-id` header, when the caller sent one. */
   readonly sessionId?: string;
+  /** The request's trace: http steps send its trace id on in `traceparent`. */
+  readonly traceContext?: TraceContext;
+  /** Opens a span per step when tracing is on; absent, the steps do no tracing work. */
+  readonly tracer?: StepTracer;
 }
 
 export interface PipelineResult {
   readonly answers: readonly RowAnswer[];
   readonly session?: SessionTurn;
+  /**
+   * Milliseconds spent in the model and cascade model steps (performance.now()), summed over
+   * rows for the cascade: the model's share of the latency, apart from queues and http steps.
+   */
+  readonly modelMs?: number;
+  /** The rows as the model encoded them, for drift (see `PredictObservation.encoded`). */
+  readonly encoded?: Float64Array;
+}
+
+/** Time spent in model steps by one request, summed as its rows finish (and its encoded rows). */
+interface ModelTime {
+  ms: number;
+  encoded?: Float64Array | undefined;
+}
+
+/** Ends a step's span, recording the error when the step failed. */
+function endSpan(span: StepSpan | undefined, error?: unknown): void {
+  if (!span) return;
+  if (error !== undefined) span.fail(error);
+  span.end();
 }
 
 /** What a pipeline needs from outside: loaded models, the session store, fetch for http steps. */
@@ -96,11 +126,14 @@ export class Pipeline {
   /** The steps in the order they run. */
   readonly steps: readonly PipelineStep[];
   private session?: { id: string; settings: SessionSettings };
+  private validateId = "validate";
   private modelStep: { id: string; timeoutMs: number } = { id: "model", timeoutMs: 2000 };
   private cascade?: CascadeSettings;
   private readonly http: HttpStepRunner[] = [];
   private fallbackStep?: { id: string; prediction: string | number | boolean };
   private readonly unknownCategories: "bucket" | "reject";
+  /** Hand the model's encoded rows on (drift watched, an in-thread model): one copy a request. */
+  private readonly keepEncoded: boolean;
 
   constructor(
     spec: AppSpec,
@@ -108,10 +141,14 @@ export class Pipeline {
   ) {
     this.steps = pipelineOf(spec);
     this.unknownCategories = spec.contract.unknownCategories;
+    this.keepEncoded = spec.monitoring.drift.enabled && deps.model.encodedWidth > 0;
     for (const step of this.steps) {
       switch (step.kind) {
         case "session":
           this.session = { id: step.id, settings: step.settings };
+          break;
+        case "validate":
+          this.validateId = step.id;
           break;
         case "model":
           this.modelStep = { id: step.id, timeoutMs: step.settings.timeoutMs };
@@ -163,6 +200,7 @@ export class Pipeline {
   }
 
   async run(request: PipelineRequest): Promise<PipelineResult> {
+    const tracer = request.tracer;
     let records = request.records;
     let session: SessionTurn | undefined;
     if (this.session && request.sessionId !== undefined && this.deps.sessions) {
@@ -173,19 +211,89 @@ export class Pipeline {
           [{ path: "/rows", message: "is not allowed with x-session-id" }],
         );
       }
-      const turn = await sessionTurn(
-        this.deps.sessions,
-        this.deps.sessionScope,
-        request.sessionId,
-        records[0] as Record<string, unknown>,
-        this.session.settings,
-      );
-      records = [turn.record];
-      session = turn.turn;
+      const span = tracer?.startStep(this.session.id, "session");
+      try {
+        const turn = await sessionTurn(
+          this.deps.sessions,
+          this.deps.sessionScope,
+          request.sessionId,
+          records[0] as Record<string, unknown>,
+          this.session.settings,
+        );
+        records = [turn.record];
+        session = turn.turn;
+      } catch (error) {
+        endSpan(span, error);
+        throw error;
+      }
+      endSpan(span);
     }
-    this.validate(records, request.paths);
-    const answers = await this.answer(records, request);
-    return session ? { answers, session } : { answers };
+    const validateSpan = tracer?.startStep(this.validateId, "validate");
+    try {
+      this.validate(records, request.paths);
+    } catch (error) {
+      endSpan(validateSpan, error);
+      throw error;
+    }
+    endSpan(validateSpan);
+    const time: ModelTime = { ms: 0 };
+    const answers = await this.answer(records, request, time);
+    const modelMs = time.ms;
+    const encoded = time.encoded;
+    return session ? { answers, session, modelMs, encoded } : { answers, modelMs, encoded };
+  }
+
+  /**
+   * The whole pipeline synchronously, for the common request that waits on nothing (no
+   * session, cascade or http step; in-thread prediction): the same steps, spans and fallback
+   * as `run`, without a promise. Undefined when this request must go through `run`.
+   */
+  runNow(request: Omit<PipelineRequest, "signal">): PipelineResult | undefined {
+    const records = request.records;
+    if (
+      this.session !== undefined ||
+      this.cascade !== undefined ||
+      this.http.length > 0 ||
+      this.deps.model.cancellable(records.length)
+    ) {
+      return undefined;
+    }
+    const tracer = request.tracer;
+    const validateSpan = tracer?.startStep(this.validateId, "validate");
+    try {
+      this.validate(records, request.paths);
+    } catch (error) {
+      endSpan(validateSpan, error);
+      throw error;
+    }
+    endSpan(validateSpan);
+    const span = tracer?.startStep(this.modelStep.id, "model");
+    const started = performance.now();
+    let predictions: Prediction[];
+    const encoded = this.keepEncoded
+      ? new Float64Array(records.length * this.deps.model.encodedWidth)
+      : undefined;
+    try {
+      predictions = this.deps.model.predictNow(records, request.paths, {
+        unknownCategories: this.unknownCategories,
+        explain: request.explain,
+        encoded,
+      });
+    } catch (error) {
+      const modelMs = performance.now() - started;
+      endSpan(span, error);
+      if (!this.fallbackStep || !coveredByFallback(error)) throw error;
+      return { answers: records.map(() => this.fallbackAnswer(error, tracer)), modelMs };
+    }
+    const modelMs = performance.now() - started;
+    endSpan(span);
+    const answers: RowAnswer[] = this.hasAlternateAnswerers
+      ? predictions.map((p) => ({
+          ...p,
+          answered_by: { step: this.modelStep.id, model: this.deps.modelRef },
+        }))
+      : predictions;
+    return { answers, modelMs, encoded };
   }
 
   /** The validate step: every record against the contract, the first bad one named. */
@@ -205,15 +313,23 @@ export class Pipeline {
   private async answer(
     records: readonly Record<string, unknown>[],
     request: PipelineRequest,
+    time: ModelTime,
   ): Promise<RowAnswer[]> {
     let predictions: Prediction[];
     const model = this.deps.model;
+    const encoded =
+      this.keepEncoded && !model.cancellable(records.length)
+        ? new Float64Array(records.length * model.encodedWidth)
+        : undefined;
     const predict = (signal: AbortSignal) =>
       model.predict(records, request.paths, {
         unknownCategories: this.unknownCategories,
         explain: request.explain,
         signal,
+        encoded,
       });
+    const span = request.tracer?.startStep(this.modelStep.id, "model");
+    const started = performance.now();
     try {
       predictions = model.cancellable(records.length)
         ? await withDeadline(this.modelStep.timeoutMs, predict, {
@@ -222,9 +338,14 @@ export class Pipeline {
           })
         : await predict(request.signal);
     } catch (error) {
+      time.ms += performance.now() - started;
+      endSpan(span, error);
       if (!this.fallbackStep || !coveredByFallback(error)) throw error;
-      return records.map(() => this.fallbackAnswer(error));
+      return records.map(() => this.fallbackAnswer(error, request.tracer));
     }
+    time.ms += performance.now() - started;
+    time.encoded = encoded;
+    endSpan(span);
     const modelAnswers: RowAnswer[] = this.hasAlternateAnswerers
       ? predictions.map((p) => ({
           ...p,
@@ -233,7 +354,7 @@ export class Pipeline {
       : predictions;
     if (!this.cascade && this.http.length === 0) return modelAnswers;
     return Promise.all(
-      modelAnswers.map((answer, i) => this.afterModel(answer, records, i, request)),
+      modelAnswers.map((answer, i) => this.afterModel(answer, records, i, request, time)),
     );
   }
 
@@ -243,28 +364,40 @@ export class Pipeline {
     records: readonly Record<string, unknown>[],
     index: number,
     request: PipelineRequest,
+    time: ModelTime,
   ): Promise<RowAnswer> {
     const record = records[index] as Record<string, unknown>;
+    const tracer = request.tracer;
+    let span: StepSpan | undefined;
     try {
       let answer = first;
       const cascade = this.cascade;
       if (cascade && this.deps.cascadeModel) {
         const confidence = confidenceOf(answer);
         if (confidence !== undefined && confidence < cascade.minConfidence) {
-          const [second] = await withDeadline(
-            cascade.timeoutMs,
-            (signal) =>
-              (this.deps.cascadeModel as ModelRunner).predict(
-                [record],
-                () => request.paths(index),
-                {
-                  unknownCategories: this.unknownCategories,
-                  explain: request.explain,
-                  signal,
-                },
-              ),
-            { parent: request.signal, stepId: cascade.id },
-          );
+          span = tracer?.startStep(cascade.id, "cascade");
+          const started = performance.now();
+          let second: Prediction | undefined;
+          try {
+            [second] = await withDeadline(
+              cascade.timeoutMs,
+              (signal) =>
+                (this.deps.cascadeModel as ModelRunner).predict(
+                  [record],
+                  () => request.paths(index),
+                  {
+                    unknownCategories: this.unknownCategories,
+                    explain: request.explain,
+                    signal,
+                  },
+                ),
+              { parent: request.signal, stepId: cascade.id },
+            );
+          } finally {
+            time.ms += performance.now() - started;
+          }
+          endSpan(span);
+          span = undefined;
           this.deps.events?.escalated(1);
           if (second) {
             answer = {
@@ -277,16 +410,28 @@ export class Pipeline {
           }
         }
       }
-      for (const http of this.http) answer = await http.run(record, answer, request.signal);
+      for (const http of this.http) {
+        span = tracer?.startStep(http.stepId, "http");
+        answer = await http.run(
+          record,
+          answer,
+          request.signal,
+          outgoingTraceparent(request.traceContext, span),
+        );
+        endSpan(span);
+        span = undefined;
+      }
       return answer;
     } catch (error) {
+      endSpan(span, error);
       if (!this.fallbackStep || !coveredByFallback(error)) throw error;
-      return this.fallbackAnswer(error);
+      return this.fallbackAnswer(error, tracer);
     }
   }
 
-  private fallbackAnswer(error: unknown): RowAnswer {
+  private fallbackAnswer(error: unknown, tracer: StepTracer | undefined): RowAnswer {
     const step = this.fallbackStep as { id: string; prediction: string | number | boolean };
+    endSpan(tracer?.startStep(step.id, "fallback"));
     const reason = reasonOf(error);
     this.deps.events?.fallback(reason);
     const failedStep =

@@ -122,6 +122,24 @@ export class Bulkhead {
     return new Promise<T>((resolve, reject) => this.#enqueue(fn, resolve, reject, signal));
   }
 
+  /**
+   * Takes a slot for synchronous work when one is free and nobody waits (true), so a caller
+   * whose work cannot yield runs without a promise; it must call `leaveNow` when done. False:
+   * use `run`, which queues fairly behind the waiters.
+   */
+  enterNow(): boolean {
+    if (this.#inFlight < this.maxInFlight && this.#head === undefined) {
+      this.#inFlight++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Gives back a slot taken with `enterNow`. */
+  leaveNow(): void {
+    this.#release();
+  }
+
   /** Runs `fn` in a slot already counted in #inFlight; the slot is released when it settles. */
   #start<T>(fn: () => Promise<T>): Promise<T> {
     let work: Promise<T>;

@@ -80,6 +80,11 @@ export interface RateLimiter {
    * RateLimitedError (the bucket that must refill longest, `retryAfterSeconds` >= 1).
    */
   consume(buckets: readonly RateLimitBucket[]): Promise<RateLimitVerdict>;
+  /**
+   * The same as `consume`, synchronously, throwing RateLimitedError; only the in-process
+   * backend has it (the hot path then completes without a promise).
+   */
+  consumeNow?(buckets: readonly RateLimitBucket[]): RateLimitVerdict;
 }
 
 /** The verdict when no bucket has a rate: nothing to tell the caller. */
@@ -227,6 +232,10 @@ class MemoryBuckets implements RateLimiter {
   #tats: number[] = [];
 
   constructor(private readonly clock: () => number) {}
+
+  consumeNow(buckets: readonly RateLimitBucket[]): RateLimitVerdict {
+    return this.take(buckets);
+  }
 
   consume(buckets: readonly RateLimitBucket[]): Promise<RateLimitVerdict> {
     try {

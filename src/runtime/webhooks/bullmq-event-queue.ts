@@ -43,6 +43,7 @@ import {
   type IntakeAck,
   type ListOptions,
   type NewEvent,
+  type QueueStats,
   type QueueTimings,
   type ReplayInput,
   type ReplayOutcome,
@@ -624,6 +625,33 @@ export class BullmqEventQueue implements EventQueue {
         const slash = k.indexOf("/");
         return { workspaceId: k.slice(0, slash), app: k.slice(slash + 1) };
       });
+  }
+
+  async stats(scope: EventScope): Promise<QueueStats> {
+    const base = this.base(scope);
+    const waiting = ["queued", "failed", "processing"] as const;
+    const pipeline = this.redis.pipeline();
+    for (const status of waiting) pipeline.zcard(`${base}:s:${status}`);
+    // Each status set is ordered by when its events entered it; its first member is the
+    // oldest candidate, and the oldest of the three by creation time is the backlog's age.
+    for (const status of waiting) pipeline.zrange(`${base}:s:${status}`, "0", "0");
+    const replies = (await pipeline.exec()) ?? [];
+    let depth = 0;
+    const firsts: string[] = [];
+    replies.forEach(([error, value], i) => {
+      if (error) throw error;
+      if (i < waiting.length) depth += Number(value);
+      else firsts.push(...(value as string[]));
+    });
+    let oldest: number | null = null;
+    for (const id of firsts) {
+      const created = await this.redis.hget(`${base}:e:${id}`, "createdAt");
+      if (created !== null && created !== "") {
+        const at = Number(created);
+        if (oldest === null || at < oldest) oldest = at;
+      }
+    }
+    return { depth, oldestCreatedAt: oldest };
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseTraceparent } from "../../monitor/trace-context.ts";
 import {
   appCallbackSecret,
+  callbackTraceId,
   deliverCallback,
   loadServerSecret,
   signPayload,
@@ -149,6 +151,26 @@ describe("deliverCallback", () => {
       status: "done",
       result: { prediction: "No" },
     });
+  });
+
+  it("sends a traceparent: the given trace id, else one per event, a new span id per try", async () => {
+    await send("/ok");
+    await send("/ok");
+    const [a, b] = received.slice(-2).map((r) => parseTraceparent(r.headers.traceparent));
+    expect(a?.traceId).toBe(callbackTraceId(`${base}/ok`, "e1"));
+    expect(b?.traceId).toBe(a?.traceId);
+    expect(b?.parentId).not.toBe(a?.parentId);
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    await deliverCallback({
+      url: `${base}/ok`,
+      secret: SECRET,
+      eventId: "e2",
+      body: {},
+      signal: new AbortController().signal,
+      traceId,
+    });
+    expect(parseTraceparent(received.at(-1)?.headers.traceparent)?.traceId).toBe(traceId);
+    expect(callbackTraceId(`${base}/ok`, "e2")).not.toBe(a?.traceId);
   });
 
   it("reports a non-2xx, a redirect, a timeout and a refused connection as failures", async () => {

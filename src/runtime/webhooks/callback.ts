@@ -11,9 +11,10 @@
  * stored and every replica with the same server secret signs alike. The server secret comes
  * from `BALLAST_WEBHOOK_SECRET` or is generated once into `<dataDir>/webhook.secret` (0600).
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { formatTraceparent, newSpanId } from "../../monitor/trace-context.ts";
 
 export const SIGNATURE_HEADER = "Ballast-Signature";
 export const EVENT_ID_HEADER = "Ballast-Event-Id";
@@ -100,8 +101,21 @@ export type DeliveryOutcome =
   | { readonly ok: false; readonly status?: number; readonly error: string };
 
 /**
+ * The trace id a callback is sent in when the queue did not keep the intake's: derived from
+ * the callback URL and the event id, so every try of one event's callback is in the same trace
+ * and a receiver can group them (a fresh span id per try tells the tries apart).
+ */
+export function callbackTraceId(url: string, eventId: string): string {
+  const id = createHash("sha256").update(`${url}\n${eventId}`).digest("hex").slice(0, 32);
+  // All zero is invalid in traceparent; a sha256 prefix of zeros is only theoretical.
+  return /^0+$/.test(id) ? "00000000000000000000000000000001" : id;
+}
+
+/**
  * POST one signed callback. A 2xx answer is delivered; anything else (another status, a
- * redirect, a timeout, a refused connection) is a failure the caller retries.
+ * redirect, a timeout, a refused connection) is a failure the caller retries. It carries a W3C
+ * `traceparent`: the given trace id (the intake request's, when the queue kept it) or
+ * {@link callbackTraceId}, and a fresh span id per try.
  */
 export async function deliverCallback(options: {
   readonly url: string;
@@ -110,8 +124,14 @@ export async function deliverCallback(options: {
   readonly body: unknown;
   readonly signal: AbortSignal;
   readonly timeoutMs?: number;
+  /** The trace to send the callback in (32 lower-case hex digits). */
+  readonly traceId?: string;
 }): Promise<DeliveryOutcome> {
   const raw = JSON.stringify(options.body);
+  const traceId =
+    options.traceId !== undefined && /^[0-9a-f]{32}$/.test(options.traceId)
+      ? options.traceId
+      : callbackTraceId(options.url, options.eventId);
   const signal = AbortSignal.any([
     options.signal,
     AbortSignal.timeout(options.timeoutMs ?? 10_000),
@@ -126,6 +146,7 @@ export async function deliverCallback(options: {
         "user-agent": "Ballast-Webhooks",
         [EVENT_ID_HEADER]: options.eventId,
         [SIGNATURE_HEADER]: signPayload(options.secret, raw),
+        traceparent: formatTraceparent(traceId, newSpanId(), false),
       },
       body: raw,
     });

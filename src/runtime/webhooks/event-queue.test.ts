@@ -255,6 +255,45 @@ for (const backend of BACKENDS) {
       await waitFor("late done", () => statusOf(queue, "late", "done"));
     });
 
+    it("reports the backlog: unfinished events and the oldest one's age", async () => {
+      expect(await queue.stats(SCOPE)).toEqual({ depth: 0, oldestCreatedAt: null });
+      const before = Date.now();
+      await queue.enqueue(SCOPE, newEvent("s1", 1));
+      await sleep(5);
+      for (let i = 2; i <= 4; i++) await queue.enqueue(SCOPE, newEvent(`s${i}`, i));
+      await queue.quarantine(SCOPE, {
+        ...newEvent("s-bad", 0),
+        problems: [{ path: "/n", message: "is required" }],
+      });
+      await queue.enqueue({ ...SCOPE, app: "other" }, newEvent("s9", 9));
+      const waiting = await queue.stats(SCOPE);
+      expect(waiting.depth).toBe(4);
+      const first = Date.parse((await queue.get(SCOPE, "s1"))?.createdAt ?? "");
+      expect(waiting.oldestCreatedAt).toBe(first);
+      expect(first).toBeGreaterThanOrEqual(before);
+      // Processing (and retrying) events are still backlog; done ones are not.
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await queue.startWorkers(
+        SCOPE,
+        options(async () => gate.then(() => ({ ok: true })), { concurrency: 2 }),
+      );
+      await waitFor("two processing", async () => {
+        const busy = await queue.list(SCOPE, { status: "processing", limit: 10 });
+        return busy.length === 2 ? busy : undefined;
+      });
+      expect((await queue.stats(SCOPE)).depth).toBe(4);
+      release();
+      await waitFor("drained", async () => {
+        const stats = await queue.stats(SCOPE);
+        return stats.depth === 0 ? stats : undefined;
+      });
+      expect(await queue.stats(SCOPE)).toEqual({ depth: 0, oldestCreatedAt: null });
+      expect((await queue.stats({ ...SCOPE, app: "other" })).depth).toBe(1);
+    });
+
     it("retries a failing event with backoff, then records one result", async () => {
       const calls: number[] = [];
       const processor: EventProcessor = async () => {

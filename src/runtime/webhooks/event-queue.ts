@@ -169,6 +169,14 @@ export interface ListOptions {
   readonly limit: number;
 }
 
+/** How backed up an app's queue is (for metrics). */
+export interface QueueStats {
+  /** Events not finished: queued, failed and waiting for a retry, or being processed. */
+  readonly depth: number;
+  /** When the oldest of them was received (epoch ms); null when none is waiting. */
+  readonly oldestCreatedAt: number | null;
+}
+
 export interface EventQueue {
   readonly backend: "sqlite" | "bullmq";
   /** Store a valid event and queue it for processing; resolves once it is durable. */
@@ -195,6 +203,8 @@ export interface EventQueue {
   stopWorkers(scope: EventScope): Promise<void>;
   /** Apps with running workers here. */
   runningWorkers(): EventScope[];
+  /** The app's backlog, across every replica sharing the queue. */
+  stats(scope: EventScope): Promise<QueueStats>;
   /** Stop every worker and release what the queue opened itself. */
   close(): Promise<void>;
 }

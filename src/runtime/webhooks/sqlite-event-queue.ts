@@ -34,6 +34,7 @@ import {
   type IntakeAck,
   type ListOptions,
   type NewEvent,
+  type QueueStats,
   type QueueTimings,
   type ReplayInput,
   type ReplayOutcome,
@@ -316,6 +317,14 @@ export class SqliteEventQueue implements EventQueue {
         `UPDATE webhook_events SET callback_lease_owner = NULL, callback_lease_until = NULL
          WHERE ${pk} AND callback_status = 'pending' AND callback_lease_owner = @owner`,
       ),
+      stats: db.prepare<
+        { workspaceId: string; app: string },
+        { depth: number; oldest: number | null }
+      >(
+        `SELECT count(*) AS depth, min(created_at) AS oldest FROM webhook_events
+         WHERE workspace_id = @workspaceId AND app = @app
+           AND status IN ('queued', 'failed', 'processing')`,
+      ),
       purge: db.prepare(
         `DELETE FROM webhook_events
          WHERE workspace_id = @workspaceId AND app = @app
@@ -432,6 +441,11 @@ export class SqliteEventQueue implements EventQueue {
 
   runningWorkers(): EventScope[] {
     return [...this.workers.values()].map((w) => w.scope);
+  }
+
+  async stats(scope: EventScope): Promise<QueueStats> {
+    const row = this.statements.stats.get(scope);
+    return { depth: row?.depth ?? 0, oldestCreatedAt: row?.oldest ?? null };
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,7 @@ import type {
   EventScope,
   IntakeAck,
   ListOptions,
+  QueueStats,
   ReplayInput,
   ReplayOutcome,
   WebhookEvent,
@@ -168,6 +169,16 @@ export class WebhookService {
       scope,
       id,
       this.check(app, payload === undefined ? existing.received : payload),
+    );
+  }
+
+  /** The backlog of every app with hooks running here (for the metrics export). */
+  async queueStats(): Promise<(EventScope & QueueStats)[]> {
+    return Promise.all(
+      this.queue.runningWorkers().map(async (scope) => ({
+        ...scope,
+        ...(await this.queue.stats(scope)),
+      })),
     );
   }
 

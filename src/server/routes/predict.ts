@@ -14,14 +14,23 @@
  * `?explain=true` adds each prediction's explanation (exact SHAP contributions per column).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { AppMetricsRecorder } from "../../monitor/app-metrics.ts";
+import {
+  outcomeOf,
+  type PredictObservation,
+  type PredictObserver,
+  type ServedVersion,
+} from "../../monitor/observation.ts";
 import type { RuntimeCounters } from "../../monitor/runtime-counters.ts";
 import { cacheKey } from "../../runtime/cache/response-cache.ts";
 import { RateLimitedError } from "../../runtime/errors.ts";
-import type { PipelineResult } from "../../runtime/pipeline/pipeline.ts";
+import type { PipelineResult, RowAnswer } from "../../runtime/pipeline/pipeline.ts";
 import { SESSION_ID_PATTERN } from "../../runtime/pipeline/session-step.ts";
 import { withDeadline } from "../../runtime/policies/deadline.ts";
-import type { RateLimiter, RateLimitVerdict } from "../../runtime/policies/rate-limit.ts";
+import type {
+  RateLimitBucket,
+  RateLimiter,
+  RateLimitVerdict,
+} from "../../runtime/policies/rate-limit.ts";
 import {
   beginOrWait,
   type IdempotencyStore,
@@ -34,27 +43,42 @@ import type { Principal } from "../auth.ts";
 import { can, requirePermission } from "../auth.ts";
 import { rateLimitHeaders, runtimeApiError, toErrorResponse } from "../error-response.ts";
 import { ApiError, badRequest, notFound, unprocessable } from "../errors.ts";
+import { annotateTrace, stepTracerOf, traceContextOf } from "../request-trace.ts";
 
 export interface PredictRouteDeps {
   readonly apps: AppRuntime;
   readonly authenticate: (
     headers: Record<string, string | string[] | undefined>,
   ) => Promise<Principal | undefined>;
-  /** Every answer is counted here, per app (requests, errors, latency). */
-  readonly metrics?: AppMetricsRecorder;
+  /** The caller's identity when known without waiting (undefined: none; null: ask `authenticate`). */
+  readonly authenticateNow?: (
+    headers: Record<string, string | string[] | undefined>,
+  ) => Principal | undefined | null;
   /** What the policies did (shed, limited, fallbacks), per app. */
   readonly counters?: RuntimeCounters;
   readonly rateLimiter?: RateLimiter;
   /** One bucket per workspace across its apps (0 = off). */
   readonly workspaceRateLimit?: { readonly perSecond: number; readonly burst: number };
   readonly idempotency?: IdempotencyStore;
+  /** Everyone watching the answers (metrics, the prediction log, drift), told after each one. */
+  readonly observers?: readonly PredictObserver[];
 }
 
-/** What the pre-body hook learned about a request, for the handler and the metrics hook. */
+/**
+ * What the pre-body hook learned about a request, and what the handler then did with it, for
+ * the handler and for the observers told in `onResponse`.
+ */
 interface Admitted {
   readonly principal: Principal | undefined;
   readonly app: PublishedApp | undefined;
-  verdict?: RateLimitVerdict;
+  /** When the request arrived (epoch ms). */
+  readonly at: number;
+  verdict?: RateLimitVerdict | undefined;
+  records?: readonly Record<string, unknown>[] | undefined;
+  answers?: readonly RowAnswer[] | undefined;
+  modelMs?: number | undefined;
+  cacheHit?: boolean | undefined;
+  errorCode?: string | undefined;
 }
 const admitted = new WeakMap<FastifyRequest, Admitted>();
 
@@ -82,6 +106,41 @@ type PredictRequest = FastifyRequest<{
   Querystring: { explain?: string };
 }>;
 
+/**
+ * Step 1 without waiting, for the common case (a recently verified key, a recently resolved
+ * app, in-process rate limits): no promise is made. False when something must be awaited;
+ * then nothing has been spent yet and `admit` does the whole step.
+ */
+function admitNow(deps: PredictRouteDeps, request: PredictRequest, reply: FastifyReply): boolean {
+  const principal = deps.authenticateNow?.(request.headers);
+  if (principal === null || principal === undefined) {
+    // Not cached, or no valid key: the slow path decides (and counts nothing either way).
+    if (principal === null || deps.authenticateNow === undefined) return false;
+    admitted.set(request, { principal, app: undefined, at: Date.now() });
+    return true;
+  }
+  const app = deps.apps.peek(principal.workspaceId, request.params.app);
+  if (app === null) return false;
+  if (app && can(principal.role, "invoke") && deps.rateLimiter && !deps.rateLimiter.consumeNow) {
+    return false;
+  }
+  const state: Admitted = { principal, app, at: Date.now() };
+  admitted.set(request, state);
+  if (!app || !can(principal.role, "invoke")) return true;
+  shedIfFull(deps, app);
+  const limiter = deps.rateLimiter;
+  if (limiter?.consumeNow) {
+    try {
+      state.verdict = limiter.consumeNow(bucketsFor(deps, app, principal));
+    } catch (error) {
+      countLimited(deps, app, error);
+      throw error;
+    }
+    if (state.verdict.limit > 0) void reply.headers(rateLimitHeaders(state.verdict));
+  }
+  return true;
+}
+
 /** Step 1: who is calling which app, and may they, as far as rate limits go. */
 async function admit(deps: PredictRouteDeps, request: PredictRequest, reply: FastifyReply) {
   const principal = await deps.authenticate(request.headers);
@@ -89,52 +148,122 @@ async function admit(deps: PredictRouteDeps, request: PredictRequest, reply: Fas
   const app = principal
     ? await deps.apps.get(principal.workspaceId, request.params.app)
     : undefined;
-  const state: Admitted = { principal, app };
+  const state: Admitted = { principal, app, at: Date.now() };
   admitted.set(request, state);
   // Refused in the handler (401/403/404), without spending capacity or tokens.
   if (!principal || !app || !can(principal.role, "invoke")) return;
-  // A full app sheds before its body is read (and before rate-limit tokens are spent).
+  shedIfFull(deps, app);
+  if (!deps.rateLimiter) return;
+  try {
+    state.verdict = await deps.rateLimiter.consume(bucketsFor(deps, app, principal));
+  } catch (error) {
+    countLimited(deps, app, error);
+    throw error;
+  }
+  if (state.verdict.limit > 0) void reply.headers(rateLimitHeaders(state.verdict));
+}
+
+/** A full app sheds before its body is read (and before rate-limit tokens are spent). */
+function shedIfFull(deps: PredictRouteDeps, app: PublishedApp): void {
   try {
     app.runtime.bulkhead.refuseIfFull();
   } catch (error) {
     deps.counters?.count(app.workspaceId, app.name, "overloaded");
     throw error;
   }
-  if (!deps.rateLimiter) return;
+}
+
+function countLimited(deps: PredictRouteDeps, app: PublishedApp, error: unknown): void {
+  if (error instanceof RateLimitedError)
+    deps.counters?.count(app.workspaceId, app.name, "rate_limited");
+}
+
+/** The caller's buckets: its key on this app, the app, and the workspace. */
+function bucketsFor(
+  deps: PredictRouteDeps,
+  app: PublishedApp,
+  principal: Principal,
+): RateLimitBucket[] {
   const limits = app.runtime.policies.rateLimit;
   const ws = deps.workspaceRateLimit;
   // A bucket's id names its size: a spec that changes the limit starts fresh buckets.
   const key = `${limits.perKeyPerSecond}/${limits.perKeyBurst}`;
   const all = `${limits.perAppPerSecond}/${limits.perAppBurst}`;
-  try {
-    state.verdict = await deps.rateLimiter.consume([
-      {
-        scope: "key",
-        id: `${app.workspaceId}:${app.name}:${principal.keyId}:${key}`,
-        perSecond: limits.perKeyPerSecond,
-        burst: limits.perKeyBurst,
-      },
-      {
-        scope: "app",
-        id: `${app.workspaceId}:${app.name}:${all}`,
-        perSecond: limits.perAppPerSecond,
-        burst: limits.perAppBurst,
-      },
-      ...(ws ? [{ scope: "workspace" as const, id: app.workspaceId, ...ws }] : []),
-    ]);
-    if (state.verdict.limit > 0) void reply.headers(rateLimitHeaders(state.verdict));
-  } catch (error) {
-    if (error instanceof RateLimitedError)
-      deps.counters?.count(app.workspaceId, app.name, "rate_limited");
-    throw error;
-  }
+  const buckets: RateLimitBucket[] = [
+    {
+      scope: "key",
+      id: `${app.workspaceId}:${app.name}:${principal.keyId}:${key}`,
+      perSecond: limits.perKeyPerSecond,
+      burst: limits.perKeyBurst,
+    },
+    {
+      scope: "app",
+      id: `${app.workspaceId}:${app.name}:${all}`,
+      perSecond: limits.perAppPerSecond,
+      burst: limits.perAppBurst,
+    },
+  ];
+  if (ws) buckets.push({ scope: "workspace", id: app.workspaceId, ...ws });
+  return buckets;
 }
 
-function recordAnswer(deps: PredictRouteDeps, request: FastifyRequest, status: number, ms: number) {
+/** One description of each app version for the observers, made once per loaded version. */
+const servedVersions = new WeakMap<PublishedApp, ServedVersion>();
+function servedOf(app: PublishedApp): ServedVersion {
+  let served = servedVersions.get(app);
+  if (!served) {
+    served = {
+      workspaceId: app.workspaceId,
+      app: app.name,
+      version: app.version,
+      appVersionId: app.appVersionId,
+      model: { name: app.model.name, version: app.model.version },
+      predictor: app.predictor,
+      monitoring: app.spec.monitoring,
+    };
+    servedVersions.set(app, served);
+  }
+  return served;
+}
+
+/**
+ * Tell the metrics and every observer about an answer. Requests without a valid key, or for an
+ * app that does not exist, belong to no app and are not counted.
+ */
+function observeAnswer(
+  deps: PredictRouteDeps,
+  request: FastifyRequest,
+  status: number,
+  ms: number,
+): void {
   const state = admitted.get(request);
   const app = state?.app;
-  if (!deps.metrics || !app) return;
-  deps.metrics.record({ workspaceId: app.workspaceId, app: app.name, status, latencyMs: ms });
+  if (!state || !app) return;
+  const observers = deps.observers;
+  if (!observers || observers.length === 0) return;
+  const ok = status < 300;
+  const observation: PredictObservation = {
+    requestId: String(request.id),
+    traceId: traceContextOf(request).traceId,
+    at: state.at,
+    served: servedOf(app),
+    status,
+    outcome: outcomeOf(status),
+    errorCode: state.errorCode,
+    latencyMs: ms,
+    modelMs: state.modelMs,
+    records: ok ? state.records : undefined,
+    answers: ok ? state.answers : undefined,
+    cacheHit: state.cacheHit,
+  };
+  for (const observer of observers) {
+    try {
+      observer.observe(observation);
+    } catch (error) {
+      // A watcher's bug must never become the caller's problem; it is logged once per answer.
+      request.log.error({ err: error }, "a predict observer failed");
+    }
+  }
 }
 
 export function predictRoutes(deps: PredictRouteDeps) {
@@ -161,21 +290,40 @@ export function predictRoutes(deps: PredictRouteDeps) {
           },
         },
         onRequest: (request, reply, done) => {
-          admit(deps, request, reply).then(
-            () => done(),
-            (error: unknown) => done(error as Error),
-          );
+          let admittedNow: boolean;
+          try {
+            admittedNow = admitNow(deps, request, reply);
+          } catch (error) {
+            done(error as Error);
+            return;
+          }
+          if (admittedNow) done();
+          else
+            admit(deps, request, reply).then(
+              () => done(),
+              (error: unknown) => done(error as Error),
+            );
+        },
+        onError: (request, _reply, error, done) => {
+          const state = admitted.get(request);
+          if (state) state.errorCode = toErrorResponse(error).body.error.code;
+          done();
         },
         onResponse: (request, reply, done) => {
-          recordAnswer(deps, request, reply.statusCode, reply.elapsedTime);
+          observeAnswer(deps, request, reply.statusCode, reply.elapsedTime);
           done();
         },
       },
-      async (request, reply) => {
+      (request, reply) => {
         const state = admitted.get(request);
         requirePermission(state?.principal, "invoke");
         const published = state?.app;
         if (!published) throw notFound("App", request.params.app);
+        annotateTrace(request, {
+          workspaceId: published.workspaceId,
+          app: published.name,
+          version: published.version,
+        });
         const explain = request.query.explain === "true" || request.query.explain === "1";
         if (explain && !published.predictor.canExplain) {
           throw badRequest(
@@ -214,68 +362,96 @@ export function predictRoutes(deps: PredictRouteDeps) {
           );
         }
         if (!idem || idempotencyKey === undefined) {
-          return reply.send(
-            await answer(deps, request, published, body, batch, explain, sessionId),
-          );
+          const answered = answer(deps, request, published, body, batch, explain, sessionId);
+          if (answered instanceof Promise) return answered.then((dto) => reply.send(dto));
+          // Sent synchronously: returning nothing tells Fastify there is nothing more to send.
+          void reply.send(answered);
+          return undefined;
         }
-        const scope = `${published.workspaceId}/${published.name}`;
-        const fingerprint = requestFingerprint("POST", `${request.params.app}?explain=${explain}`, {
+        return answerOnce(deps, request, reply, idem, idempotencyKey, {
+          published,
           body,
-          session: sessionId ?? null,
+          batch,
+          explain,
+          sessionId,
         });
-        const ttl = runtime.policies.idempotency.ttlSeconds;
-        const begun = await beginOrWait(
-          idem,
-          scope,
-          idempotencyKey,
-          fingerprint,
-          ttl,
-          IDEMPOTENCY_WAIT_MS,
-        );
-        if (begun.state === "replay") {
-          return reply
-            .code(begun.response.status)
-            .headers({ ...begun.response.headers, "idempotent-replayed": "true" })
-            .type("application/json")
-            .send(begun.response.body);
-        }
-        if (begun.state === "mismatch") {
-          throw unprocessable(
-            "idempotency_key_reused",
-            "This Idempotency-Key was used with a different request body; use a new key",
-            [{ path: "header/idempotency-key", message: "was used with another body" }],
-          );
-        }
-        if (begun.state === "in_progress") {
-          throw new ApiError(
-            409,
-            "idempotency_in_progress",
-            "A request with this Idempotency-Key is still running; retry shortly",
-            [],
-            { "retry-after": "1" },
-          );
-        }
-        let stored: StoredResponse | undefined;
-        try {
-          const result = await answer(deps, request, published, body, batch, explain, sessionId);
-          stored = { status: 200, headers: {}, body: JSON.stringify(result) };
-        } catch (error) {
-          // The caller's own mistakes replay as they were; overload and failures may be retried.
-          const mapped = runtimeApiError(error) ?? error;
-          const status = mapped instanceof ApiError ? mapped.statusCode : 500;
-          if (status < 500 && status !== 429 && status !== 409) {
-            const { body: errorJson, headers } = toErrorResponse(mapped as Error);
-            stored = { status, headers, body: JSON.stringify(errorJson) };
-          }
-          if (!stored) await idem.release(scope, idempotencyKey, fingerprint).catch(() => {});
-          else await idem.complete(scope, idempotencyKey, fingerprint, stored, ttl);
-          throw error;
-        }
-        await idem.complete(scope, idempotencyKey, fingerprint, stored, ttl);
-        return reply.type("application/json").send(stored.body);
       },
     );
   };
+}
+
+/** A request with an `Idempotency-Key`: replayed, refused when reused, or run once. */
+async function answerOnce(
+  deps: PredictRouteDeps,
+  request: PredictRequest,
+  reply: FastifyReply,
+  idem: IdempotencyStore,
+  idempotencyKey: string,
+  input: {
+    published: PublishedApp;
+    body: Record<string, unknown>;
+    batch: { records: Record<string, unknown>[]; batch: boolean };
+    explain: boolean;
+    sessionId: string | undefined;
+  },
+): Promise<FastifyReply> {
+  const { published, body, batch, explain, sessionId } = input;
+  const runtime = published.runtime;
+  const scope = `${published.workspaceId}/${published.name}`;
+  const fingerprint = requestFingerprint("POST", `${request.params.app}?explain=${explain}`, {
+    body,
+    session: sessionId ?? null,
+  });
+  const ttl = runtime.policies.idempotency.ttlSeconds;
+  const begun = await beginOrWait(
+    idem,
+    scope,
+    idempotencyKey,
+    fingerprint,
+    ttl,
+    IDEMPOTENCY_WAIT_MS,
+  );
+  if (begun.state === "replay") {
+    return reply
+      .code(begun.response.status)
+      .headers({ ...begun.response.headers, "idempotent-replayed": "true" })
+      .type("application/json")
+      .send(begun.response.body);
+  }
+  if (begun.state === "mismatch") {
+    throw unprocessable(
+      "idempotency_key_reused",
+      "This Idempotency-Key was used with a different request body; use a new key",
+      [{ path: "header/idempotency-key", message: "was used with another body" }],
+    );
+  }
+  if (begun.state === "in_progress") {
+    throw new ApiError(
+      409,
+      "idempotency_in_progress",
+      "A request with this Idempotency-Key is still running; retry shortly",
+      [],
+      { "retry-after": "1" },
+    );
+  }
+  let stored: StoredResponse | undefined;
+  try {
+    const result = await answer(deps, request, published, body, batch, explain, sessionId);
+    stored = { status: 200, headers: {}, body: JSON.stringify(result) };
+  } catch (error) {
+    // The caller's own mistakes replay as they were; overload and failures may be retried.
+    const mapped = runtimeApiError(error) ?? error;
+    const status = mapped instanceof ApiError ? mapped.statusCode : 500;
+    if (status < 500 && status !== 429 && status !== 409) {
+      const { body: errorJson, headers } = toErrorResponse(mapped as Error);
+      stored = { status, headers, body: JSON.stringify(errorJson) };
+    }
+    if (!stored) await idem.release(scope, idempotencyKey, fingerprint).catch(() => {});
+    else await idem.complete(scope, idempotencyKey, fingerprint, stored, ttl);
+    throw error;
+  }
+  await idem.complete(scope, idempotencyKey, fingerprint, stored, ttl);
+  return reply.type("application/json").send(stored.body);
 }
 
 /** The records of a body: one record, or a batch checked against the app's row limit. */
@@ -314,8 +490,16 @@ function readBatch(
   return { records: rows as Record<string, unknown>[], batch: true };
 }
 
-/** Steps 2-3: the cache, then the pipeline inside the bulkhead and the request's deadline. */
-async function answer(
+const ROW_PATH = (i: number) => `/rows/${i}`;
+const NO_PATH = () => "";
+
+/**
+ * Steps 2-3: the cache, then the pipeline inside the bulkhead and the request's deadline.
+ * A request that waits on nothing (no session, http or cascade step, an in-thread model: most
+ * predictions) runs synchronously, in a bulkhead slot taken and given back without a promise;
+ * anything else goes through `answerLater`.
+ */
+function answer(
   deps: PredictRouteDeps,
   request: PredictRequest,
   published: PublishedApp,
@@ -323,27 +507,63 @@ async function answer(
   batch: { records: Record<string, unknown>[]; batch: boolean },
   explain: boolean,
   sessionId: string | undefined,
-): Promise<PredictResponseDto> {
+): PredictResponseDto | Promise<PredictResponseDto> {
   const runtime = published.runtime;
-  const base = {
-    request_id: String(request.id),
-    app: published.name,
-    app_version: published.version,
-    model: { name: published.model.name, version: published.model.version },
-  };
+  const state = admitted.get(request);
   const cache = runtime.cache;
   const key = cache ? cacheKey(published.appVersionId, body, explain ? "explain" : "") : "";
   if (cache) {
     const hit = cache.get(key) as PipelineResult | undefined;
-    if (hit) return shape(base, hit, batch.batch);
+    if (hit) {
+      if (state) {
+        state.cacheHit = true;
+        state.records = batch.records;
+        state.answers = hit.answers;
+      }
+      return shape(request, published, hit, batch.batch);
+    }
   }
+  if (runtime.bulkhead.enterNow()) {
+    let result: PipelineResult | undefined;
+    try {
+      result = runtime.pipeline.runNow({
+        records: batch.records,
+        paths: batch.batch ? ROW_PATH : NO_PATH,
+        explain,
+        traceContext: traceContextOf(request),
+        tracer: stepTracerOf(request),
+      });
+    } catch (error) {
+      countFailure(deps, published, error);
+      throw error;
+    } finally {
+      runtime.bulkhead.leaveNow();
+    }
+    if (result) return finish(request, published, batch, result, key);
+  }
+  return answerLater(deps, request, published, batch, explain, sessionId, key);
+}
+
+/** The pipeline when it must wait: in the bulkhead's queue, under the request's deadline. */
+async function answerLater(
+  deps: PredictRouteDeps,
+  request: PredictRequest,
+  published: PublishedApp,
+  batch: { records: Record<string, unknown>[]; batch: boolean },
+  explain: boolean,
+  sessionId: string | undefined,
+  key: string,
+): Promise<PredictResponseDto> {
+  const runtime = published.runtime;
   let result: PipelineResult;
   const run = (signal: AbortSignal) =>
     runtime.pipeline.run({
       records: batch.records,
-      paths: batch.batch ? (i) => `/rows/${i}` : () => "",
+      paths: batch.batch ? ROW_PATH : NO_PATH,
       explain,
       signal,
+      traceContext: traceContextOf(request),
+      tracer: stepTracerOf(request),
       ...(sessionId !== undefined ? { sessionId } : {}),
     });
   try {
@@ -353,23 +573,64 @@ async function answer(
         : run(NEVER_ABORTED),
     );
   } catch (error) {
-    const mapped = runtimeApiError(error);
-    if (mapped && mapped.statusCode >= 500) {
-      deps.counters?.count(published.workspaceId, published.name, mapped.code);
-    }
+    countFailure(deps, published, error);
     throw error;
   }
+  return finish(request, published, batch, result, key);
+}
+
+/** Server-side failures (overload, deadline, upstream) counted per app for the runtime view. */
+function countFailure(deps: PredictRouteDeps, published: PublishedApp, error: unknown): void {
+  const mapped = runtimeApiError(error);
+  if (mapped && mapped.statusCode >= 500) {
+    deps.counters?.count(published.workspaceId, published.name, mapped.code);
+  }
+}
+
+/** Remember the answers for the observers, cache them, and shape the response. */
+function finish(
+  request: PredictRequest,
+  published: PublishedApp,
+  batch: { records: Record<string, unknown>[]; batch: boolean },
+  result: PipelineResult,
+  key: string,
+): PredictResponseDto {
+  const state = admitted.get(request);
+  if (state) {
+    state.records = batch.records;
+    state.answers = result.answers;
+    state.modelMs = result.modelMs;
+  }
+  const cache = published.runtime.cache;
   // Fallback answers are not cached: the next request should try the real steps again.
   if (cache && !result.answers.some((a) => a.fallback)) cache.set(key, result);
-  return shape(base, result, batch.batch);
+  return shape(request, published, result, batch.batch);
 }
 
 function shape(
-  base: Omit<PredictResponseDto, "prediction">,
+  request: PredictRequest,
+  published: PublishedApp,
   result: PipelineResult,
   batch: boolean,
 ): PredictResponseDto {
+  const base = {
+    request_id: String(request.id),
+    app: published.name,
+    app_version: published.version,
+    model: modelOf(published),
+  };
   const session = result.session ? { session: result.session } : {};
   if (batch) return { ...base, ...session, predictions: result.answers };
   return { ...base, ...session, ...result.answers[0] } as PredictResponseDto;
+}
+
+/** The response's `model`, made once per loaded app version. */
+const models = new WeakMap<PublishedApp, { name: string; version: number }>();
+function modelOf(published: PublishedApp): { name: string; version: number } {
+  let model = models.get(published);
+  if (!model) {
+    model = { name: published.model.name, version: published.model.version };
+    models.set(published, model);
+  }
+  return model;
 }

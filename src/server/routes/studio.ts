@@ -83,6 +83,8 @@ export function isAppPath(url: string): boolean {
   const pathname = url.split("?")[0] ?? "";
   if (pathname === "/v1" || pathname.startsWith("/v1/")) return false;
   if (pathname.startsWith("/assets/") || pathname.startsWith("/studio/")) return false;
+  // Prometheus's path: with the exporter off it must be a plain 404, not the Studio's page.
+  if (pathname === "/metrics") return false;
   return !/\.[A-Za-z0-9]{1,8}$/.test(pathname);
 }
 

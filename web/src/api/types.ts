@@ -13,6 +13,7 @@ export type {
   AppDto,
   AppMetricsDto,
   AppMetricsPointDto,
+  AppVersionDto,
   ClassificationReport,
   ColumnTypeChoice,
   DatasetDto,
@@ -36,6 +37,28 @@ export type {
   TrainProgressDto,
   TrainRequest,
 } from "../../../src/server/api-types.ts";
+/** The monitoring API (series, resources, drift, outcomes, SLOs and alerts). */
+export type {
+  AppSeriesDto,
+  AppSeriesPointDto,
+  AppSloDto,
+  BurnRateDto,
+  DistributionBinDto,
+  DriftReportDto,
+  DriftTestDto,
+  FeatureDriftDto,
+  MonitorEventDto,
+  OutcomeAcceptedDto,
+  OutcomeKind,
+  OutcomeMetricsDto,
+  OutcomePointDto,
+  OutcomeReportDto,
+  OutcomeRequest,
+  ProcessPointDto,
+  ProcessSeriesDto,
+  SeriesWindow,
+  SloStatusDto,
+} from "../../../src/server/monitor-api-types.ts";
 
 /** `GET /studio/samples` (src/server/routes/studio.ts). */
 export interface SampleFileDto {

@@ -3,6 +3,8 @@
  * chart library is a chunk of its own that loads when a page first draws a chart.
  */
 import {
+  Area,
+  AreaChart,
   Bar,
   BarChart,
   CartesianGrid,
@@ -206,6 +208,8 @@ export interface SeriesLine {
   readonly key: string;
   readonly label: string;
   readonly color: string;
+  /** Drawn dashed: a line that reads as secondary (model-only latency beside the total). */
+  readonly dashed?: boolean;
 }
 
 export interface TimeSeriesProps {
@@ -234,6 +238,7 @@ export function TimeSeries({ data, lines, format, height = 220 }: TimeSeriesProp
               name={l.label}
               stroke={l.color}
               strokeWidth={2}
+              {...(l.dashed ? { strokeDasharray: "5 4" } : {})}
               dot={points < 20 ? { r: 3, fill: l.color } : false}
               connectNulls
               isAnimationActive={false}
@@ -241,6 +246,129 @@ export function TimeSeries({ data, lines, format, height = 220 }: TimeSeriesProp
           );
         })}
       </LineChart>
+    </ResponsiveContainer>
+  );
+}
+
+export interface StackedSeriesProps {
+  readonly data: readonly Record<string, number | string | null>[];
+  /** Bottom of the stack first. */
+  readonly series: readonly SeriesLine[];
+  readonly format: (v: number) => string;
+  /** Areas for rates that flow (requests/s), bars for counts per interval (errors). */
+  readonly variant: "area" | "bar";
+  /** Whole numbers only on the axis (counts). */
+  readonly integer?: boolean;
+  readonly height?: number;
+}
+
+/** Parts of a whole over time, stacked: requests per second by how they ended, errors by kind. */
+export function StackedSeries({
+  data,
+  series,
+  format,
+  variant,
+  integer = false,
+  height = 220,
+}: StackedSeriesProps) {
+  const rows = [...data];
+  // A part that is zero throughout draws nothing, not a stroke along the top of the stack.
+  const drawn = series.filter((s) =>
+    rows.some((r) => typeof r[s.key] === "number" && r[s.key] !== 0),
+  );
+  const margin = { top: 8, right: 16, bottom: 0, left: 0 };
+  const axes = (
+    <>
+      <CartesianGrid vertical={false} stroke={GRID} />
+      <XAxis dataKey="label" tick={AXIS} minTickGap={40} />
+      <YAxis
+        tick={AXIS}
+        width={56}
+        allowDecimals={!integer}
+        tickFormatter={(v: number) => format(v)}
+      />
+      <Tooltip formatter={(v, name) => [format(Number(v)), name]} wrapperStyle={{ zIndex: 20 }} />
+    </>
+  );
+  return (
+    <ResponsiveContainer width="100%" height={height}>
+      {variant === "area" ? (
+        <AreaChart data={rows} margin={margin}>
+          {axes}
+          {drawn.map((s) => (
+            <Area
+              key={s.key}
+              type="monotone"
+              dataKey={s.key}
+              name={s.label}
+              stackId="stack"
+              stroke={s.color}
+              fill={s.color}
+              fillOpacity={0.35}
+              strokeWidth={1.5}
+              isAnimationActive={false}
+            />
+          ))}
+        </AreaChart>
+      ) : (
+        <BarChart data={rows} margin={margin} barCategoryGap={1}>
+          {axes}
+          {drawn.map((s) => (
+            <Bar
+              key={s.key}
+              dataKey={s.key}
+              name={s.label}
+              stackId="stack"
+              fill={s.color}
+              isAnimationActive={false}
+            />
+          ))}
+        </BarChart>
+      )}
+    </ResponsiveContainer>
+  );
+}
+
+export interface DistributionProps {
+  /** Shares (0-1) of the rows in each bin, in the training data and live. */
+  readonly bins: readonly {
+    readonly label: string;
+    readonly baseline: number;
+    readonly live: number;
+  }[];
+  readonly height?: number;
+}
+
+/** Training (baseline) against live traffic, bin by bin: where a feature's values have moved. */
+export function DistributionBars({ bins, height = 240 }: DistributionProps) {
+  const data = bins.map((b) => ({ label: b.label, baseline: b.baseline, live: b.live }));
+  const pct = (v: number) => `${formatNumber(v * 100, v < 0.1 ? 1 : 0)}%`;
+  return (
+    <ResponsiveContainer width="100%" height={height}>
+      <BarChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }} barGap={1}>
+        <CartesianGrid vertical={false} stroke={GRID} />
+        <XAxis dataKey="label" tick={AXIS} interval="preserveStartEnd" minTickGap={8} />
+        <YAxis tick={AXIS} width={44} tickFormatter={pct} />
+        <Tooltip
+          cursor={{ fill: "rgba(36,83,214,0.08)" }}
+          formatter={(v, name) => [pct(Number(v)), name]}
+          wrapperStyle={{ zIndex: 20 }}
+        />
+        <Bar
+          dataKey="baseline"
+          name="Training data"
+          fill="#9aa3b2"
+          radius={[2, 2, 0, 0]}
+          isAnimationActive={false}
+        />
+        <Bar
+          dataKey="live"
+          name="Live traffic"
+          fill="#2453d6"
+          radius={[2, 2, 0, 0]}
+          isAnimationActive={false}
+        />
+      </BarChart>
     </ResponsiveContainer>
   );
 }

@@ -3,7 +3,14 @@
  * first chart is drawn. Each chart sits in a <figure> with a label for screen readers.
  */
 import { lazy, type ReactNode, Suspense } from "react";
-import type { HistogramProps, RocProps, ScatterProps, TimeSeriesProps } from "./charts.tsx";
+import type {
+  DistributionProps,
+  HistogramProps,
+  RocProps,
+  ScatterProps,
+  StackedSeriesProps,
+  TimeSeriesProps,
+} from "./charts.tsx";
 
 const load = () => import("./charts.tsx");
 
@@ -11,6 +18,8 @@ const LazyHistogram = lazy(() => load().then((m) => ({ default: m.Histogram })))
 const LazyRoc = lazy(() => load().then((m) => ({ default: m.RocChart })));
 const LazyScatter = lazy(() => load().then((m) => ({ default: m.ScatterPlot })));
 const LazyTimeSeries = lazy(() => load().then((m) => ({ default: m.TimeSeries })));
+const LazyStackedSeries = lazy(() => load().then((m) => ({ default: m.StackedSeries })));
+const LazyDistribution = lazy(() => load().then((m) => ({ default: m.DistributionBars })));
 
 /** Holds the chart's space while the chart library loads, so the page does not jump. */
 function ChartSlot({ height, children }: { height: number; children: ReactNode }) {
@@ -49,6 +58,22 @@ export function TimeSeries(props: TimeSeriesProps) {
   return (
     <ChartSlot height={props.height ?? 220}>
       <LazyTimeSeries {...props} />
+    </ChartSlot>
+  );
+}
+
+export function StackedSeries(props: StackedSeriesProps) {
+  return (
+    <ChartSlot height={props.height ?? 220}>
+      <LazyStackedSeries {...props} />
+    </ChartSlot>
+  );
+}
+
+export function DistributionBars(props: DistributionProps) {
+  return (
+    <ChartSlot height={props.height ?? 240}>
+      <LazyDistribution {...props} />
     </ChartSlot>
   );
 }

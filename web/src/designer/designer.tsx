@@ -50,6 +50,7 @@ import {
   removeSteps,
   renameStep,
   type StepNode,
+  setMonitoring,
   setPolicy,
   setSetting,
   setWebhookSetting,
@@ -501,9 +502,13 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
                 <PoliciesPanel
                   policies={graph.base.policies}
                   webhook={graph.base.webhook}
+                  monitoring={graph.base.monitoring}
                   problems={policyProblems}
                   onPolicy={(group, field, value) => edit((g) => setPolicy(g, group, field, value))}
                   onWebhook={(field, value) => edit((g) => setWebhookSetting(g, field, value))}
+                  onMonitoring={(group, field, value) =>
+                    edit((g) => setMonitoring(g, group, field, value))
+                  }
                 />
               ) : (
                 <SettingsPanel
@@ -619,7 +624,11 @@ function ProblemList({
                     onClick={onPolicies}
                     title="Show the policies"
                   >
-                    {p.path.startsWith("/webhook") ? "webhook" : "policies"}
+                    {p.path.startsWith("/webhook")
+                      ? "webhook"
+                      : p.path.startsWith("/monitoring")
+                        ? "monitoring"
+                        : "policies"}
                   </button>
                 ) : (
                   <span className="problem-step problem-spec">spec</span>

@@ -317,7 +317,7 @@ describe("editing", () => {
   });
 });
 
-describe("policies and the webhook", () => {
+describe("policies, the webhook and monitoring", () => {
   const form = () => toStepsForm(parseAppSpec(VALID_SPECS["no steps, defaults"] ?? {}));
   /** Through YAML and back, as the designer's YAML panel would. */
   const viaYaml = (graph: DesignerGraph) => {
@@ -336,6 +336,7 @@ describe("policies and the webhook", () => {
       "steps",
       "policies",
       "webhook",
+      "monitoring",
     ]);
     expectSameJson(graphToSpec(graph), form());
   });

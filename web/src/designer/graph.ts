@@ -411,6 +411,16 @@ export function setPolicy(
   return setSpecField(graph, ["policies", group, field], value);
 }
 
+/** Set one monitoring setting (`monitoring.<group>.<field>`); `undefined`: the default. */
+export function setMonitoring(
+  graph: DesignerGraph,
+  group: string,
+  field: string,
+  value: unknown,
+): DesignerGraph {
+  return setSpecField(graph, ["monitoring", group, field], value);
+}
+
 /** Set one webhook setting (`webhook.<field>`); `undefined` goes back to the default. */
 export function setWebhookSetting(
   graph: DesignerGraph,

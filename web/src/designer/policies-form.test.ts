@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_MONITORING, MONITORING_GROUPS } from "../../../src/spec/monitoring.ts";
 import { DEFAULT_POLICIES, POLICY_GROUPS } from "../../../src/spec/policies.ts";
 import { webhookSettingsSchema } from "../../../src/spec/webhook.ts";
 import { isPolicyProblem } from "./problems.ts";
@@ -48,6 +49,31 @@ describe("the policies' forms", () => {
       ...webhookFields().map((f) => f.label),
     ];
     expect(new Set(labels).size).toBe(labels.length);
+  });
+
+  it("makes one form per monitoring group, fields in the defaults' order, labels unique", () => {
+    for (const group of MONITORING_GROUPS) {
+      const fields = settingFields(group.schema);
+      expect(fields.map((f) => f.key)).toEqual(Object.keys(DEFAULT_MONITORING[group.key]));
+      for (const f of fields) {
+        expect(f.defaultValue).toBe(
+          new Map(Object.entries(DEFAULT_MONITORING[group.key])).get(f.key),
+        );
+      }
+    }
+    const logGroup = MONITORING_GROUPS.find((g) => g.key === "predictionLog");
+    if (!logGroup) throw new Error("predictionLog");
+    const sampleRate = settingFields(logGroup.schema).find((f) => f.key === "sampleRate");
+    // A share, not an integer: the input must accept 0.25.
+    expect(sampleRate).toMatchObject({ control: "number", min: 0, max: 1 });
+    expect(sampleRate?.step).not.toBe(1);
+    const labels = [
+      ...POLICY_GROUPS.flatMap((g) => settingFields(g.schema).map((f) => f.label)),
+      ...webhookFields().map((f) => f.label),
+      ...MONITORING_GROUPS.flatMap((g) => settingFields(g.schema).map((f) => f.label)),
+    ];
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(isPolicyProblem({ path: "/monitoring/slo/errorRate", message: "x" })).toBe(true);
   });
 
   it("makes the webhook's form: a URL, numbers, checkboxes and two key → value lists", () => {

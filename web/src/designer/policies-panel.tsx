@@ -1,11 +1,13 @@
 /**
- * The app's policies and webhook, beside the step settings: one generated form per policy
- * group (src/spec/policies.ts), then the webhook's settings with its renames and defaults as
- * key → value lists. A field shows the spec's value, or the default when the spec leaves it
- * out; clearing a number goes back to the default. Problems under `/policies` and `/webhook`
- * show on the field they name.
+ * The app's policies, webhook and monitoring, beside the step settings: one generated form per
+ * policy group (src/spec/policies.ts), the webhook's settings with its renames and defaults as
+ * key → value lists, then one form per monitoring group (src/spec/monitoring.ts: prediction
+ * log, drift, service levels, alerts). A field shows the spec's value, or the default when the spec leaves it
+ * out; clearing a number goes back to the default. Problems under `/policies`, `/webhook` and
+ * `/monitoring` show on the field they name.
  */
 import type { SpecProblem } from "../../../src/spec/app-spec.ts";
+import { MONITORING_GROUPS } from "../../../src/spec/monitoring.ts";
 import { POLICY_GROUPS } from "../../../src/spec/policies.ts";
 import { webhookSettingsSchema } from "../../../src/spec/webhook.ts";
 import { Card } from "../components/ui.tsx";
@@ -18,10 +20,13 @@ export interface PoliciesPanelProps {
   readonly policies: unknown;
   /** The spec's `webhook`, as written. */
   readonly webhook: unknown;
+  /** The spec's `monitoring`, as written. */
+  readonly monitoring: unknown;
   /** Problems whose path is under `/policies` or `/webhook`. */
   readonly problems: readonly SpecProblem[];
   onPolicy(group: string, field: string, value: unknown): void;
   onWebhook(field: string, value: unknown): void;
+  onMonitoring(group: string, field: string, value: unknown): void;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -33,9 +38,11 @@ const child = (parent: unknown, key: string): unknown =>
 export function PoliciesPanel({
   policies,
   webhook,
+  monitoring,
   problems,
   onPolicy,
   onWebhook,
+  onMonitoring,
 }: PoliciesPanelProps) {
   const fieldError = (prefix: string) => {
     const found = problems.filter((p) => within(p.path, prefix));
@@ -51,6 +58,9 @@ export function PoliciesPanel({
       Object.keys(g.schema.properties).map((k) => `/policies/${g.key}/${k}`),
     ),
     ...Object.keys(webhookSettingsSchema.properties).map((k) => `/webhook/${k}`),
+    ...MONITORING_GROUPS.flatMap((g) =>
+      Object.keys(g.schema.properties).map((k) => `/monitoring/${g.key}/${k}`),
+    ),
   ];
   // Problems no field shows: a group or field the spec does not have, a section not a map.
   const others = problems.filter((p) => !known.some((k) => within(p.path, k)));
@@ -58,7 +68,7 @@ export function PoliciesPanel({
     <Card
       className="designer-settings designer-policies"
       title="Policies"
-      description="What keeps this app standing under load, and how it takes events. Every field has a safe default."
+      description="What keeps this app standing under load, how it takes events, and what is watched in production. Every field has a safe default."
     >
       <div className="stack designer-form">
         {others.length > 0 ? (
@@ -99,6 +109,21 @@ export function PoliciesPanel({
             />
           ))}
         </fieldset>
+        {MONITORING_GROUPS.map((group) => (
+          <fieldset key={group.key} className="designer-group" data-monitoring-group={group.key}>
+            <legend>{group.title}</legend>
+            <p className="field-hint">{group.description}</p>
+            {settingFields(group.schema).map((f) => (
+              <SettingInput
+                key={f.key}
+                field={f}
+                value={child(child(monitoring, group.key), f.key)}
+                error={fieldError(`/monitoring/${group.key}/${f.key}`)}
+                onChange={(value) => onMonitoring(group.key, f.key, value)}
+              />
+            ))}
+          </fieldset>
+        ))}
       </div>
     </Card>
   );

@@ -1,89 +1,96 @@
 /**
- * Monitor: an app's traffic as the server records it (requests per second, latency percentiles,
- * error rate) over a chosen window, refreshed every few seconds while the page is open. Built to
- * grow: each series is one chart card, and the totals strip takes whatever totals the API sends.
+ * Monitor: everything the server watches of one app, on one page: service levels and the alerts
+ * firing now, traffic by outcome, latency, errors by kind, the server's resources, drift per
+ * feature, live quality per version (outcomes) and the runtime's protections. The window and
+ * version live in the address (so a link shows the same view); the page refreshes every few
+ * seconds while visible. A lazy chunk of its own: the first page never loads it (nor recharts).
  */
-import { useEffect, useState } from "react";
-import { useParams } from "react-router";
-import { ApiRequestError, seg, unwrap } from "../api/client.ts";
-import type { AppDto, AppMetricsDto, MetricsWindow } from "../api/types.ts";
-import { Figure, TimeSeries } from "../charts/lazy.tsx";
-import { PulseIcon } from "../components/icons.tsx";
-import {
-  ButtonLink,
-  Card,
-  EmptyState,
-  ErrorBanner,
-  Field,
-  Loading,
-  Stat,
-} from "../components/ui.tsx";
-import { formatInteger, formatNumber, formatPercent } from "../lib/format.ts";
+import { useMemo, useState } from "react";
+import { useParams, useSearchParams } from "react-router";
+import { type ApiClient, ApiRequestError, seg, unwrap } from "../api/client.ts";
+import type {
+  AppDetailDto,
+  AppSeriesDto,
+  AppSloDto,
+  AppVersionDto,
+  DriftReportDto,
+  OutcomeReportDto,
+  ProcessSeriesDto,
+  SeriesWindow,
+} from "../api/types.ts";
+import { ButtonLink, EmptyState, ErrorBanner, Field, Loading } from "../components/ui.tsx";
+import { usePolling } from "../lib/use-polling.ts";
 import { useResource } from "../lib/use-resource.ts";
 import { useApi } from "../session/session.tsx";
 import { AppHeader } from "./app-nav.tsx";
-
-const WINDOWS: readonly { id: MetricsWindow; label: string }[] = [
-  { id: "5m", label: "Last 5 minutes" },
-  { id: "15m", label: "Last 15 minutes" },
-  { id: "1h", label: "Last hour" },
-  { id: "6h", label: "Last 6 hours" },
-  { id: "24h", label: "Last 24 hours" },
-];
+import { DriftSection, type DriftWindow } from "./monitor/drift-section.tsx";
+import {
+  driftSettings,
+  isSeriesWindow,
+  outcomeWindow,
+  processWindow,
+  SERIES_WINDOWS,
+} from "./monitor/monitor-data.ts";
+import { OutcomesSection } from "./monitor/outcomes-section.tsx";
+import { type Part, PartView } from "./monitor/parts.tsx";
+import { ResourcesSection } from "./monitor/resources-section.tsx";
+import { RuntimeSection, type RuntimeStateDto } from "./monitor/runtime-section.tsx";
+import { FiringAlerts, SloSection } from "./monitor/slo-section.tsx";
+import {
+  ErrorsCard,
+  LatencyCard,
+  NoTraffic,
+  TrafficCard,
+  TrafficTotals,
+} from "./monitor/traffic-section.tsx";
+import "./monitor/monitor.css";
 
 const REFRESH_MS = 5000;
+const DEFAULT_WINDOW: SeriesWindow = "15m";
 
-const ms = (v: number) => `${formatNumber(v, v < 10 ? 2 : 0)} ms`;
-
-function timeLabel(t: string | number, windowId: MetricsWindow): string {
-  const d = new Date(typeof t === "number" && t < 1e12 ? t * 1000 : t);
-  if (Number.isNaN(d.getTime())) return String(t);
-  return d.toLocaleTimeString("en", {
-    hour: "2-digit",
-    minute: "2-digit",
-    ...(windowId === "5m" ? { second: "2-digit" } : {}),
-    hour12: false,
-  });
+/** Everything the page shows, loaded together each refresh; each part fails on its own. */
+interface Snapshot {
+  readonly series: Part<AppSeriesDto>;
+  readonly system: Part<ProcessSeriesDto>;
+  readonly drift: Part<DriftReportDto>;
+  readonly outcomes: Part<OutcomeReportDto>;
+  readonly slo: Part<AppSloDto>;
+  readonly runtime: Part<RuntimeStateDto>;
 }
+
+async function part<T>(
+  api: ApiClient,
+  path: string,
+  signal: AbortSignal,
+  previous: Part<T> | undefined,
+): Promise<Part<T>> {
+  try {
+    return { data: await api.get<T>(path, signal) };
+  } catch (error) {
+    // A cancelled load is nobody's failure: let the poller drop it.
+    if (signal.aborted) throw error;
+    return { ...(previous?.data !== undefined ? { data: previous.data } : {}), error };
+  }
+}
+
+const SECTIONS = [
+  ["service-levels", "Service levels"],
+  ["traffic", "Traffic"],
+  ["latency", "Latency"],
+  ["errors", "Errors"],
+  ["runtime", "Runtime"],
+  ["resources", "Resources"],
+  ["drift", "Drift"],
+  ["outcomes", "Outcomes"],
+] as const;
 
 export function MonitorPage() {
   const { app: name = "" } = useParams();
   const api = useApi();
-  const [windowId, setWindowId] = useState<MetricsWindow>("15m");
-  const [live, setLive] = useState(true);
-  const [metrics, setMetrics] = useState<AppMetricsDto>();
-  const [error, setError] = useState<unknown>();
-  const [updatedAt, setUpdatedAt] = useState<Date>();
   const app = useResource(
-    async (signal) => unwrap<AppDto>(await api.get(`/v1/apps/${seg(name)}`, signal), "app"),
+    async (signal) => unwrap<AppDetailDto>(await api.get(`/v1/apps/${seg(name)}`, signal), "app"),
     [api, name],
   );
-
-  useEffect(() => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = async () => {
-      try {
-        const body = await api.get<AppMetricsDto>(
-          `/v1/apps/${seg(name)}/metrics?window=${windowId}`,
-          controller.signal,
-        );
-        setMetrics(body);
-        setError(undefined);
-        setUpdatedAt(new Date());
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        setError(err);
-      }
-      if (live && !controller.signal.aborted) timer = setTimeout(tick, REFRESH_MS);
-    };
-    void tick();
-    return () => {
-      controller.abort();
-      if (timer) clearTimeout(timer);
-    };
-  }, [api, name, windowId, live]);
-
   if (app.loading && !app.data) return <Loading label="Loading the app…" />;
   if (app.error || !app.data) {
     return app.error instanceof ApiRequestError && app.error.status === 404 ? (
@@ -99,32 +106,126 @@ export function MonitorPage() {
       <ErrorBanner title="Could not load the app" error={app.error} onRetry={app.reload} />
     );
   }
+  return <Monitor app={app.data} />;
+}
 
-  const series = (metrics?.series ?? []).map((p) => ({
-    ...p,
-    label: timeLabel(p.t, windowId),
-    errorPct: p.errorRate * 100,
-  }));
-  const totals = metrics?.totals;
-  const requests = totals?.requests ?? 0;
-  const windowLabel = WINDOWS.find((w) => w.id === windowId)?.label.toLowerCase() ?? windowId;
+function Monitor({ app }: { app: AppDetailDto }) {
+  const api = useApi();
+  const [params, setParams] = useSearchParams();
+  const [live, setLive] = useState(true);
+  const [driftWindow, setDriftWindow] = useState<DriftWindow>("time");
+  const rawWindow = params.get("window") ?? "";
+  const windowId: SeriesWindow = isSeriesWindow(rawWindow) ? rawWindow : DEFAULT_WINDOW;
+  const rawVersion = Number(params.get("version"));
+  const version = Number.isInteger(rawVersion) && rawVersion > 0 ? rawVersion : null;
+  const name = app.name;
 
+  const versions = useResource(
+    async (signal) =>
+      (
+        await api.get<{ versions: readonly AppVersionDto[] }>(
+          `/v1/apps/${seg(name)}/versions`,
+          signal,
+        )
+      ).versions,
+    [api, name],
+  );
+
+  const snapshot = usePolling<Snapshot>(
+    async (signal, previous) => {
+      const base = `/v1/apps/${seg(name)}`;
+      const v = version !== null ? `&version=${version}` : "";
+      const [series, system, drift, outcomes, slo, runtime] = await Promise.all([
+        part<AppSeriesDto>(api, `${base}/series?window=${windowId}${v}`, signal, previous?.series),
+        part<ProcessSeriesDto>(
+          api,
+          `/v1/system/series?window=${processWindow(windowId)}`,
+          signal,
+          previous?.system,
+        ),
+        part<DriftReportDto>(
+          api,
+          `${base}/drift?window=${driftWindow}${v}`,
+          signal,
+          previous?.drift,
+        ),
+        part<OutcomeReportDto>(
+          api,
+          `${base}/outcomes?window=${outcomeWindow(windowId)}`,
+          signal,
+          previous?.outcomes,
+        ),
+        part<AppSloDto>(api, `${base}/slo`, signal, previous?.slo),
+        part<RuntimeStateDto>(api, `${base}/runtime`, signal, previous?.runtime),
+      ]);
+      return { series, system, drift, outcomes, slo, runtime };
+    },
+    [api, name, windowId, version, driftWindow],
+    { intervalMs: REFRESH_MS, live },
+  );
+
+  const versionChoices = useMemo(() => {
+    const all = new Set<number>(versions.data?.map((v) => v.version) ?? [app.version]);
+    for (const v of snapshot.data?.series.data?.versions ?? []) all.add(v);
+    if (version !== null) all.add(version);
+    return [...all].sort((a, b) => b - a);
+  }, [versions.data, snapshot.data?.series.data?.versions, app.version, version]);
+
+  const setParam = (key: string, value: string | null) => {
+    setParams(
+      (p) => {
+        const next = new URLSearchParams(p);
+        if (value === null) next.delete(key);
+        else next.set(key, value);
+        return next;
+      },
+      { replace: true },
+    );
+  };
+
+  const data = snapshot.data;
+  const traffic =
+    data?.series.data && data.series.data.totals.requests > 0 ? data.series.data : undefined;
+  const settings = driftSettings(app.spec);
   return (
     <>
-      <AppHeader app={app.data} />
-      <div className="row" style={{ alignItems: "flex-end" }}>
+      <AppHeader app={app} />
+      <div className="row monitor-controls" style={{ alignItems: "flex-end" }}>
         <Field label="Time window">
           {(id) => (
             <select
               id={id}
               className="select"
-              style={{ width: 200 }}
+              style={{ width: 190 }}
               value={windowId}
-              onChange={(e) => setWindowId(e.target.value as MetricsWindow)}
+              onChange={(e) =>
+                setParam("window", e.target.value === DEFAULT_WINDOW ? null : e.target.value)
+              }
             >
-              {WINDOWS.map((w) => (
+              {SERIES_WINDOWS.map((w) => (
                 <option key={w.id} value={w.id}>
                   {w.label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Version">
+          {(id) => (
+            <select
+              id={id}
+              className="select"
+              style={{ width: 190 }}
+              value={version === null ? "all" : String(version)}
+              onChange={(e) =>
+                setParam("version", e.target.value === "all" ? null : e.target.value)
+              }
+            >
+              <option value="all">All versions</option>
+              {versionChoices.map((v) => (
+                <option key={v} value={String(v)}>
+                  Version {v}
+                  {v === app.version ? " (live)" : ""}
                 </option>
               ))}
             </select>
@@ -135,113 +236,60 @@ export function MonitorPage() {
           Update every {REFRESH_MS / 1000} s
         </label>
         <span className="spacer" />
-        {updatedAt ? (
+        {snapshot.updatedAt ? (
           <span className="muted small row" style={{ gap: 6 }} aria-live="off">
             {live ? <span className="live-dot" aria-hidden="true" /> : null}
-            Updated {updatedAt.toLocaleTimeString("en", { hour12: false })}
+            Updated {snapshot.updatedAt.toLocaleTimeString("en", { hour12: false })}
           </span>
         ) : null}
       </div>
-      {error ? <ErrorBanner title="Could not load the app's metrics" error={error} /> : null}
-      {!metrics && !error ? <Loading label="Loading metrics…" /> : null}
-      {metrics ? (
-        <>
-          <div className="stats" data-testid="totals">
-            <Stat label="Requests" value={formatInteger(requests)} hint={windowLabel} />
-            <Stat
-              label="Requests per second"
-              value={formatNumber(totals?.rps ?? 0, 2)}
-              hint="average"
-            />
-            <Stat
-              label="Error rate"
-              value={formatPercent((totals?.errorRate ?? 0) * 100, 2)}
-              tone={(totals?.errorRate ?? 0) > 0.01 ? "bad" : undefined}
-              hint={`${formatInteger(totals?.errors ?? 0)} refused or failed, ${formatInteger(totals?.serverErrors ?? 0)} by the server`}
-            />
-            <Stat label="p50 latency" value={totals?.p50 != null ? ms(totals.p50) : "—"} />
-            <Stat label="p95 latency" value={totals?.p95 != null ? ms(totals.p95) : "—"} />
-            <Stat label="p99 latency" value={totals?.p99 != null ? ms(totals.p99) : "—"} />
-          </div>
-          {requests === 0 ? (
-            <Card>
-              <EmptyState
-                title={`No requests in the ${windowLabel}`}
-                icon={<PulseIcon />}
-                action={
-                  <ButtonLink to={`/apps/${seg(name)}`} variant="primary">
-                    Try the app
-                  </ButtonLink>
-                }
-              >
-                Charts fill in as soon as the app answers requests: use the form on its overview, or
-                call the endpoint from your code.
-              </EmptyState>
-            </Card>
-          ) : (
-            <div className="grid-2">
-              <Card title="Requests per second">
-                <Figure label={`Requests per second over the ${windowLabel}`}>
-                  <TimeSeries
-                    data={series}
-                    lines={[{ key: "rps", label: "Requests/s", color: "#2453d6" }]}
-                    format={(v) => formatNumber(v, 2)}
-                  />
-                </Figure>
-              </Card>
-              <Card title="Latency">
-                <Figure
-                  label={`Latency percentiles over the ${windowLabel}`}
-                  caption={
-                    <span className="legend">
-                      <span>
-                        <span className="legend-swatch" style={{ background: "var(--chart-2)" }} />
-                        p50
-                      </span>
-                      <span>
-                        <span className="legend-swatch" style={{ background: "var(--chart-1)" }} />
-                        p95
-                      </span>
-                      <span>
-                        <span className="legend-swatch" style={{ background: "var(--chart-3)" }} />
-                        p99
-                      </span>
-                    </span>
-                  }
-                >
-                  <TimeSeries
-                    data={series}
-                    lines={[
-                      { key: "p50", label: "p50", color: "#12a594" },
-                      { key: "p95", label: "p95", color: "#2453d6" },
-                      { key: "p99", label: "p99", color: "#e5891b" },
-                    ]}
-                    format={ms}
-                  />
-                </Figure>
-              </Card>
-              <Card title="Error rate">
-                <Figure label={`Error rate over the ${windowLabel}`}>
-                  <TimeSeries
-                    data={series}
-                    lines={[{ key: "errorPct", label: "Errors", color: "#c2303c" }]}
-                    format={(v) => `${formatNumber(v, 2)}%`}
-                  />
-                </Figure>
-              </Card>
-              <Card title="Requests">
-                <Figure label={`Requests per interval over the ${windowLabel}`}>
-                  <TimeSeries
-                    data={series}
-                    lines={[{ key: "requests", label: "Requests", color: "#2453d6" }]}
-                    format={(v) => formatInteger(v)}
-                  />
-                </Figure>
-              </Card>
-            </div>
-          )}
-        </>
+      <nav className="monitor-toc" aria-label="Monitor sections">
+        {SECTIONS.map(([id, label]) => (
+          <a key={id} href={`#${id}`}>
+            {label}
+          </a>
+        ))}
+      </nav>
+      {snapshot.error ? (
+        <ErrorBanner title="Could not refresh the monitor" error={snapshot.error} />
       ) : null}
+      {!data ? (
+        <Loading label="Loading the monitor…" />
+      ) : (
+        <>
+          <FiringAlerts slo={data.slo.data} />
+          <SloSection part={data.slo} app={name} />
+          <PartView part={data.series} what="the app's traffic">
+            {(series) =>
+              series.totals.requests === 0 ? (
+                <div id="traffic">
+                  <NoTraffic app={name} series={series} />
+                </div>
+              ) : (
+                <>
+                  <TrafficTotals series={series} />
+                  <div className="grid-2">
+                    <TrafficCard series={series} />
+                    <LatencyCard series={series} />
+                  </div>
+                </>
+              )
+            }
+          </PartView>
+          <div className={traffic ? "grid-2" : "stack"}>
+            {traffic ? <ErrorsCard series={traffic} /> : null}
+            <RuntimeSection part={data.runtime} />
+          </div>
+          <ResourcesSection part={data.system} asked={windowId} />
+          <DriftSection
+            part={data.drift}
+            window={driftWindow}
+            onWindow={setDriftWindow}
+            settings={settings}
+          />
+          <OutcomesSection part={data.outcomes} app={app} asked={windowId} />
+        </>
+      )}
     </>
   );
 }

@@ -1,0 +1,261 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Frame } from "../../data/frame.ts";
+import { schemaOfFrame } from "../../data/index.ts";
+import { createRandom } from "../../learn/random.ts";
+import { Predictor } from "../../models/predictor.ts";
+import { trainModel } from "../../models/train.ts";
+import { DEFAULT_MONITORING, type PredictionLogSettings } from "../../spec/monitoring.ts";
+import type { PredictObservation, ServedVersion } from "../observation.ts";
+import { PredictionLog, type PredictionLogOptions } from "./prediction-log.ts";
+import { predictionLogPath } from "./prediction-store.ts";
+
+/** A yes/no target driven by x, plus a free-text note where callers may leave personal data. */
+function churnLike(n: number): Frame {
+  const random = createRandom(7);
+  const x = Float64Array.from({ length: n }, () => random.nextFloat() * 10);
+  const z = Float64Array.from({ length: n }, () => random.nextFloat());
+  const y = Int32Array.from(x, (v, i) => (v + (z[i] as number) * 4 > 7 ? 1 : 0));
+  return {
+    rowCount: n,
+    columns: [
+      { name: "x", type: "number", values: x },
+      { name: "z", type: "number", values: z },
+      { name: "churn", type: "category", codes: y, levels: ["No", "Yes"] },
+    ],
+  };
+}
+
+let predictor: Predictor;
+
+beforeAll(async () => {
+  const frame = churnLike(300);
+  const { artifact } = await trainModel(frame, schemaOfFrame(frame), {
+    target: "churn",
+    timeBudgetMs: 300,
+    seed: 1,
+  });
+  predictor = new Predictor(artifact);
+});
+
+function served(log: Partial<PredictionLogSettings> = {}, app = "churn"): ServedVersion {
+  return {
+    workspaceId: "ws",
+    app,
+    version: 3,
+    appVersionId: "av3",
+    model: { name: "churn", version: 2 },
+    predictor,
+    monitoring: {
+      ...DEFAULT_MONITORING,
+      predictionLog: { ...DEFAULT_MONITORING.predictionLog, ...log },
+    },
+  };
+}
+
+let seq = 0;
+function observation(
+  version: ServedVersion,
+  records: Record<string, unknown>[] = [{ x: 8, z: 0.5 }],
+  extra: Partial<PredictObservation> = {},
+): PredictObservation {
+  return {
+    requestId: `req-${++seq}`,
+    at: Date.UTC(2025, 0, 1) + seq,
+    served: version,
+    status: 200,
+    outcome: "ok",
+    latencyMs: 2.5,
+    modelMs: 0.1,
+    records,
+    answers: records.map((r) => predictor.predict(r)),
+    ...extra,
+  };
+}
+
+let dir: string;
+const logs: PredictionLog[] = [];
+function open(options: Partial<PredictionLogOptions> = {}): PredictionLog {
+  // The timer never fires during a test unless asked: flushes are explicit.
+  const log = new PredictionLog({
+    path: predictionLogPath(dir),
+    flushIntervalMs: 3_600_000,
+    ...options,
+  });
+  logs.push(log);
+  return log;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "ballast-predlog-"));
+});
+
+afterEach(async () => {
+  for (const log of logs.splice(0)) await log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function stored(log: PredictionLog, sql: string) {
+  return (await log.storeReady()).query(sql);
+}
+
+describe("PredictionLog sampling", () => {
+  it("logs every request at rate 1 and none at rate 0", () => {
+    const log = open();
+    const all = served({ sampleRate: 1 });
+    const none = served({ sampleRate: 0 });
+    for (let i = 0; i < 1000; i++) log.observe(observation(none));
+    expect(log.stats().pending).toBe(0);
+    for (let i = 0; i < 1000; i++) log.observe(observation(all));
+    expect(log.stats().pending).toBe(1000);
+  });
+
+  it("logs about half at rate 0.5 (binomial, within 6 standard deviations)", () => {
+    const log = open({ maxPendingRows: 100_000, flushRows: 100_000 });
+    const half = served({ sampleRate: 0.5 });
+    const n = 20_000;
+    const o = observation(half);
+    for (let i = 0; i < n; i++) log.observe(o);
+    const sd = Math.sqrt(n * 0.25);
+    expect(Math.abs(log.stats().pending - n / 2)).toBeLessThan(6 * sd);
+  });
+
+  it("ignores answers other than 200, answers without records, and apps with the log off", () => {
+    const log = open();
+    log.observe(observation(served(), undefined, { status: 400, outcome: "client_error" }));
+    log.observe({ ...observation(served()), records: undefined, answers: undefined });
+    log.observe(observation(served({ enabled: false })));
+    expect(log.stats()).toMatchObject({ pending: 0, dropped: 0 });
+  });
+});
+
+describe("PredictionLog buffer and flushes", () => {
+  it("bounds the rows waiting and counts what it drops", () => {
+    const log = open({ maxPendingRows: 100, flushRows: 1000 });
+    for (let i = 0; i < 150; i++) log.observe(observation(served()));
+    // A batch that does not fit is dropped whole.
+    log.observe(
+      observation(served(), [
+        { x: 1, z: 0 },
+        { x: 2, z: 0 },
+      ]),
+    );
+    expect(log.stats()).toMatchObject({ pending: 100, dropped: 52 });
+  });
+
+  it("writes one row per record in one batch once flushRows rows wait", async () => {
+    const log = open({ flushRows: 10 });
+    for (let i = 0; i < 4; i++) log.observe(observation(served()));
+    const batch = [
+      { x: 9, z: 0.9 },
+      { x: 1, z: 0.1 },
+    ];
+    const big = observation(served(), batch);
+    for (let i = 0; i < 3; i++) log.observe(observation(served(), batch));
+    expect(log.stats().written).toBe(0);
+    log.observe(big);
+    // The early flush runs on the next turn, off the request that filled the buffer.
+    expect(log.stats().pending).toBe(12);
+    await new Promise((resolve) => setImmediate(resolve));
+    await log.flush();
+    expect(log.stats()).toMatchObject({ pending: 0, written: 12, flushes: 1, dropped: 0 });
+    const rows = await stored(
+      log,
+      `SELECT request_id, row_index, workspace_id, app, app_version, app_version_id, model_name,
+              model_version, task, epoch_ms(predicted_at), latency_ms, model_ms, cache_hit,
+              input, prediction_label, positive_label, score, probabilities
+       FROM predictions WHERE request_id = '${big.requestId}' ORDER BY row_index`,
+    );
+    const expected = big.answers ?? [];
+    expect(rows).toEqual(
+      batch.map((record, i) => [
+        big.requestId,
+        i,
+        "ws",
+        "churn",
+        3,
+        "av3",
+        "churn",
+        2,
+        "binary",
+        BigInt(big.at),
+        2.5,
+        0.1,
+        false,
+        JSON.stringify(record),
+        expected[i]?.prediction,
+        "Yes",
+        expected[i]?.probabilities?.Yes,
+        JSON.stringify(expected[i]?.probabilities),
+      ]),
+    );
+  });
+
+  it("writes on its timer, and close() writes what is still waiting", async () => {
+    const log = open({ flushIntervalMs: 20 });
+    log.observe(observation(served()));
+    await expect.poll(() => log.stats().written, { timeout: 5000 }).toBe(1);
+    log.observe(observation(served()));
+    log.observe(observation(served()));
+    await log.close();
+    expect(log.stats()).toMatchObject({ pending: 0, written: 3 });
+    log.observe(observation(served()));
+    expect(log.stats()).toMatchObject({ pending: 0, dropped: 1 });
+    // Reopened, the file holds all three.
+    const again = open();
+    expect(await stored(again, "SELECT count(*) FROM predictions")).toEqual([[3n]]);
+  });
+
+  it("masks personal data planted in the inputs before they are written", async () => {
+    const log = open();
+    const planted = {
+      x: 5,
+      z: 0.5,
+      note: "mail jane.doe@example.com or call +44 20 7946 0958, card 4111 1111 1111 1111",
+      email: "someone@example.org",
+      ssn: "123-45-6789",
+    };
+    log.observe(observation(served(), [planted]));
+    await log.flush();
+    const [[input]] = (await stored(log, "SELECT input FROM predictions")) as [[string]];
+    for (const secret of [
+      "jane.doe@example.com",
+      "7946 0958",
+      "4111",
+      "someone@example.org",
+      "123-45-6789",
+    ]) {
+      expect(input).not.toContain(secret);
+    }
+    const parsed = JSON.parse(input) as Record<string, unknown>;
+    expect(parsed).toMatchObject({ x: 5, z: 0.5, email: "[email]", ssn: "[national_id]" });
+    expect(parsed.note).toBe("mail [email] or call [phone], card [card]");
+  });
+});
+
+describe("PredictionLog retention", () => {
+  it("applies each app's retention days and size cap from the settings it served with", async () => {
+    let now = Date.UTC(2025, 0, 1);
+    const log = open({ now: () => now });
+    const capped = served({ maxRows: 3, retentionDays: 1 });
+    for (let i = 0; i < 5; i++) log.observe(observation(capped));
+    const other = served({ maxRows: 100, retentionDays: 30 }, "other");
+    for (let i = 0; i < 2; i++) log.observe(observation(other));
+    await log.flush();
+    // Observations were made at 2025-01-01 plus a few ms: the cap keeps the newest three.
+    expect(await log.enforceRetention()).toEqual({ predictions: 2, outcomes: 0 });
+    const kept = await stored(
+      log,
+      "SELECT app, count(*) FROM predictions GROUP BY app ORDER BY app",
+    );
+    expect(kept).toEqual([
+      ["churn", 3n],
+      ["other", 2n],
+    ]);
+    now += 2 * 86_400_000;
+    expect(await log.enforceRetention()).toEqual({ predictions: 3, outcomes: 0 });
+    expect(await stored(log, "SELECT app FROM predictions GROUP BY app")).toEqual([["other"]]);
+  });
+});

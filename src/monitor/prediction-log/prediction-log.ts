@@ -1,0 +1,291 @@
+/**
+ * The prediction log: a sample of what each published app was asked and what it answered,
+ * kept so outcomes reported later (the true label, a conversion) can be joined to the
+ * prediction they follow, and so people can look at real traffic.
+ *
+ * The request path does almost nothing: `observe` checks the status and the app version's
+ * settings, draws one random number against `sampleRate`, and pushes the observation itself (no
+ * copy, no JSON) onto a bounded buffer; beyond `maxPendingRows` rows waiting, requests are not
+ * logged and are counted as dropped. A timer (every `flushIntervalMs`, or as soon as
+ * `flushRows` rows wait) turns the buffer into rows off the request path (personal data masked,
+ * JSON written) and appends them to the DuckDB file in one transaction. Another timer applies
+ * each app's retention and size cap. `close()` writes everything still waiting.
+ */
+import type { PredictObservation, PredictObserver } from "../observation.ts";
+import { createPiiMasker, type PiiMasker } from "../pii-mask.ts";
+import type { ParsedOutcome } from "./outcome-input.ts";
+import {
+  type LoggedPrediction,
+  PredictionStore,
+  type RetentionSettings,
+  type WindowData,
+  type WindowQuery,
+} from "./prediction-store.ts";
+
+export interface PredictionLogOptions {
+  /** The DuckDB file (see `predictionLogPath(dataDir)`). */
+  readonly path: string;
+  /** Masks personal data in the logged inputs and outputs; default masks IP addresses too. */
+  readonly masker?: PiiMasker;
+  /** How often the buffer is written. Default 1000 ms. */
+  readonly flushIntervalMs?: number;
+  /** Write early once this many rows wait. Default 5,000. */
+  readonly flushRows?: number;
+  /** Most rows waiting; beyond it requests are not logged (counted in `dropped`). Default 50,000. */
+  readonly maxPendingRows?: number;
+  /** How often retention and the size cap run (and once at start). Default 10 minutes. */
+  readonly retentionIntervalMs?: number;
+  /** The clock retention and outcomes use (epoch ms); tests move it. */
+  readonly now?: () => number;
+  /** Told about failures nobody awaits (a flush or the retention job); never throws to requests. */
+  readonly onError?: (error: unknown, during: "open" | "flush" | "retention") => void;
+}
+
+/** What the log did since it started. */
+export interface PredictionLogStats {
+  /** Rows waiting to be written. */
+  readonly pending: number;
+  readonly written: number;
+  /** Rows not logged: the buffer was full, the file could not be opened, or a write failed. */
+  readonly dropped: number;
+  readonly flushes: number;
+}
+
+export class PredictionLog implements PredictObserver {
+  private pending: PredictObservation[] = [];
+  private pendingRows = 0;
+  private written = 0;
+  private dropped = 0;
+  private flushes = 0;
+  private flushQueued = false;
+  private flushChain: Promise<void> = Promise.resolve();
+  private retentionChain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly masker: PiiMasker;
+  private readonly flushRows: number;
+  private readonly maxPendingRows: number;
+  private readonly now: () => number;
+  private readonly onError: NonNullable<PredictionLogOptions["onError"]>;
+  private readonly flushTimer: NodeJS.Timeout;
+  private readonly retentionTimer: NodeJS.Timeout;
+  /** The settings last saved per app, so they are written only when they change. */
+  private readonly savedSettings = new Map<string, RetentionSettings>();
+  /** The store, or undefined when it could not be opened. */
+  private readonly store: Promise<PredictionStore | undefined>;
+
+  constructor(options: PredictionLogOptions) {
+    this.masker = options.masker ?? createPiiMasker({ ips: true });
+    this.flushRows = options.flushRows ?? 5000;
+    this.maxPendingRows = options.maxPendingRows ?? 50_000;
+    this.now = options.now ?? Date.now;
+    this.onError = options.onError ?? (() => {});
+    this.store = PredictionStore.open(options.path).then(
+      (store) => store,
+      (error: unknown) => {
+        this.onError(error, "open");
+        return undefined;
+      },
+    );
+    this.flushTimer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1000);
+    this.flushTimer.unref();
+    this.retentionTimer = setInterval(
+      () => void this.enforceRetention(),
+      options.retentionIntervalMs ?? 600_000,
+    );
+    this.retentionTimer.unref();
+    void this.enforceRetention();
+  }
+
+  /** Constant work per request: see the module comment. Never throws. */
+  observe(o: PredictObservation): void {
+    if (o.status !== 200 || o.records === undefined || o.answers === undefined) return;
+    const settings = o.served.monitoring.predictionLog;
+    if (!settings.enabled || !(Math.random() < settings.sampleRate)) return;
+    const rows = o.records.length;
+    if (this.closed || this.pendingRows + rows > this.maxPendingRows) {
+      this.dropped += rows;
+      return;
+    }
+    this.pending.push(o);
+    this.pendingRows += rows;
+    if (this.pendingRows >= this.flushRows && !this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  stats(): PredictionLogStats {
+    return {
+      pending: this.pendingRows,
+      written: this.written,
+      dropped: this.dropped,
+      flushes: this.flushes,
+    };
+  }
+
+  /** Write what waits now (and wait for a write under way). Never rejects. */
+  flush(): Promise<void> {
+    const run = this.flushChain.then(() => this.flushNow());
+    this.flushChain = run;
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
+    this.flushQueued = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    const rows = this.pendingRows;
+    this.pending = [];
+    this.pendingRows = 0;
+    const store = await this.store;
+    if (!store) {
+      this.dropped += rows;
+      return;
+    }
+    try {
+      await this.saveSettings(store, batch);
+      this.written += await store.insertPredictions(loggedRows(batch, this.masker));
+      this.flushes++;
+    } catch (error) {
+      // The batch was one transaction: none of it is in the file.
+      this.dropped += rows;
+      this.onError(error, "flush");
+    }
+  }
+
+  private async saveSettings(store: PredictionStore, batch: readonly PredictObservation[]) {
+    const at = this.now();
+    for (const o of batch) {
+      const { workspaceId, app } = o.served;
+      const { maxRows, retentionDays } = o.served.monitoring.predictionLog;
+      const key = `${workspaceId}\n${app}`;
+      const saved = this.savedSettings.get(key);
+      if (saved?.maxRows === maxRows && saved.retentionDays === retentionDays) continue;
+      const settings = { maxRows, retentionDays };
+      await store.saveSettings(workspaceId, app, settings, at);
+      this.savedSettings.set(key, settings);
+    }
+  }
+
+  /**
+   * Delete each app's rows beyond its retention and size cap now (the timer does it every
+   * `retentionIntervalMs`). Resolves to the rows deleted, or undefined without a store.
+   */
+  enforceRetention(): Promise<{ predictions: number; outcomes: number } | undefined> {
+    const run = this.retentionChain.then(async () => {
+      const store = await this.store;
+      if (!store || this.closed) return undefined;
+      try {
+        return await store.enforceRetention(this.now());
+      } catch (error) {
+        this.onError(error, "retention");
+        return undefined;
+      }
+    });
+    this.retentionChain = run;
+    return run;
+  }
+
+  private async requireStore(): Promise<PredictionStore> {
+    const store = await this.store;
+    if (!store) throw new PredictionLogUnavailableError();
+    return store;
+  }
+
+  /**
+   * Store checked outcomes (all or none) and tell how many of them have a logged prediction
+   * now; the others are joined when a report reads them, if their prediction is written later.
+   */
+  async recordOutcomes(
+    workspaceId: string,
+    app: string,
+    outcomes: readonly ParsedOutcome[],
+  ): Promise<{ accepted: number; joined: number }> {
+    const store = await this.requireStore();
+    await store.putOutcomes(workspaceId, app, outcomes, this.now());
+    const logged = await store.loggedKeys(workspaceId, app, outcomes);
+    let joined = 0;
+    for (const o of outcomes) if (logged.has(`${o.requestId}\n${o.row}`)) joined++;
+    return { accepted: outcomes.length, joined };
+  }
+
+  /** A window of an app's log, for its outcome report. */
+  async window(query: WindowQuery): Promise<WindowData> {
+    return (await this.requireStore()).window(query);
+  }
+
+  /** The task of the app's latest logged prediction, if any. */
+  async latestTask(workspaceId: string, app: string) {
+    return (await this.requireStore()).latestTask(workspaceId, app);
+  }
+
+  /** The store itself, for tools and tests that query the log; rejects when it could not open. */
+  storeReady(): Promise<PredictionStore> {
+    return this.requireStore();
+  }
+
+  /** Stop the timers, write everything still waiting, and close the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.flushTimer);
+    clearInterval(this.retentionTimer);
+    await this.retentionChain;
+    await this.flush();
+    await (await this.store)?.close();
+  }
+}
+
+/** The log's file could not be opened (another process holds it, the disk refused). */
+export class PredictionLogUnavailableError extends Error {
+  constructor() {
+    super("The prediction log is not available on this server");
+    this.name = "PredictionLogUnavailableError";
+  }
+}
+
+/** One row per record of each observation, masked as it is read: the store writes it at once. */
+function* loggedRows(
+  batch: readonly PredictObservation[],
+  masker: PiiMasker,
+): Generator<LoggedPrediction> {
+  for (const o of batch) {
+    const records = o.records ?? [];
+    const answers = o.answers ?? [];
+    const served = o.served;
+    const task = served.predictor.artifact.header.task.kind;
+    const classes = served.predictor.artifact.header.recipe.target.classes ?? [];
+    const positiveLabel = task === "binary" ? (classes[1] ?? null) : null;
+    for (let i = 0; i < records.length; i++) {
+      const answer = answers[i];
+      const prediction = answer?.prediction;
+      const probabilities = answer?.probabilities;
+      const positive = positiveLabel === null ? undefined : probabilities?.[positiveLabel];
+      yield {
+        requestId: o.requestId,
+        row: i,
+        workspaceId: served.workspaceId,
+        app: served.app,
+        appVersion: served.version,
+        appVersionId: served.appVersionId,
+        modelName: served.model.name,
+        modelVersion: served.model.version,
+        task,
+        at: o.at,
+        latencyMs: o.latencyMs,
+        modelMs: o.modelMs ?? null,
+        traceId: o.traceId ?? null,
+        cacheHit: o.cacheHit === true,
+        input: masker.maskValue(records[i]),
+        output: masker.maskValue(answer ?? null),
+        predictionLabel:
+          task !== "regression" && prediction !== undefined ? String(prediction) : null,
+        predictionValue:
+          task === "regression" && typeof prediction === "number" ? prediction : null,
+        positiveLabel,
+        score: typeof positive === "number" ? positive : null,
+        probabilities: task !== "regression" && probabilities ? probabilities : null,
+      };
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ParsedOutcome } from "./outcome-input.ts";
+import { type LoggedPrediction, PredictionStore, predictionLogPath } from "./prediction-store.ts";
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
+
+function row(id: string, at: number, extra: Partial<LoggedPrediction> = {}): LoggedPrediction {
+  return {
+    requestId: id,
+    row: 0,
+    workspaceId: "ws",
+    app: "churn",
+    appVersion: 1,
+    appVersionId: "av1",
+    modelName: "churn",
+    modelVersion: 1,
+    task: "binary",
+    at,
+    latencyMs: 1.5,
+    modelMs: 0.2,
+    traceId: null,
+    cacheHit: false,
+    input: { tenure: 1 },
+    output: { prediction: "No" },
+    predictionLabel: "No",
+    predictionValue: null,
+    positiveLabel: "Yes",
+    score: 0.2,
+    probabilities: { No: 0.8, Yes: 0.2 },
+    ...extra,
+  };
+}
+
+const actual = (requestId: string, label: string, r = 0): ParsedOutcome => ({
+  requestId,
+  row: r,
+  kind: "actual",
+  event: "",
+  actualLabel: label,
+  actualValue: null,
+  value: null,
+});
+
+let dir: string;
+let store: PredictionStore;
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "ballast-predlog-"));
+  store = await PredictionStore.open(predictionLogPath(dir));
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ids = async (table = "predictions") =>
+  (await store.query(`SELECT request_id FROM ${table} ORDER BY request_id`)).map((r) => r[0]);
+
+describe("PredictionStore", () => {
+  it("keeps the log in <dataDir>/monitor/predictions.duckdb and survives a reopen", async () => {
+    expect(store.path).toBe(path.join(dir, "monitor", "predictions.duckdb"));
+    await store.insertPredictions([row("a", NOW), row("b", NOW)]);
+    await store.close();
+    store = await PredictionStore.open(predictionLogPath(dir));
+    expect(await ids()).toEqual(["a", "b"]);
+  });
+
+  it("writes a batch in one transaction: a row that fails leaves none of the batch", async () => {
+    await store.insertPredictions([row("kept", NOW)]);
+    const bad = row("bad", NOW, { row: 2 ** 40 });
+    await expect(store.insertPredictions([row("x", NOW), row("y", NOW), bad])).rejects.toThrow();
+    expect(await ids()).toEqual(["kept"]);
+    // The connection is usable after the rollback.
+    await store.insertPredictions([row("z", NOW)]);
+    expect(await ids()).toEqual(["kept", "z"]);
+  });
+
+  it("logs a row too large to read back with its size instead, and keeps its batch", async () => {
+    const huge = row("huge", NOW, { input: { note: "x".repeat(17 * 1024 * 1024) } });
+    await store.insertPredictions([row("small", NOW), huge]);
+    const rows = await store.query("SELECT request_id, input FROM predictions ORDER BY request_id");
+    expect(rows[0]?.[0]).toBe("huge");
+    expect(JSON.parse(String(rows[0]?.[1]))).toMatchObject({ truncated: true });
+    expect(rows[1]).toEqual(["small", '{"tenure":1}']);
+  });
+
+  it("deletes rows older than the app's retention, and keeps only its newest maxRows", async () => {
+    const rows = [
+      row("old-1", NOW - 10 * DAY),
+      row("old-2", NOW - 8 * DAY),
+      ...Array.from({ length: 12 }, (_, i) =>
+        row(`new-${String(i).padStart(2, "0")}`, NOW - i * 1000),
+      ),
+      row("other-app", NOW - 20 * DAY, { app: "other" }),
+    ];
+    await store.insertPredictions(rows);
+    await store.putOutcomes("ws", "churn", [actual("old-1", "No")], NOW - 9 * DAY);
+    await store.putOutcomes("ws", "churn", [actual("new-00", "No")], NOW);
+    await store.saveSettings("ws", "churn", { maxRows: 5, retentionDays: 7 }, NOW);
+    const deleted = await store.enforceRetention(NOW);
+    expect(deleted).toEqual({ predictions: 2 + 7, outcomes: 1 });
+    // The newest five by time: new-00 (now) ... new-04 (4 s ago).
+    expect(await ids()).toEqual(["new-00", "new-01", "new-02", "new-03", "new-04", "other-app"]);
+    expect(await ids("outcomes")).toEqual(["new-00"]);
+    // An app without saved settings is left alone; a second run deletes nothing more.
+    expect(await store.enforceRetention(NOW)).toEqual({ predictions: 0, outcomes: 0 });
+  });
+
+  it("keeps the latest report of an outcome, per request, row, and actual or event name", async () => {
+    await store.putOutcomes("ws", "churn", [actual("r1", "No"), actual("r1", "Yes", 1)], NOW);
+    await store.putOutcomes("ws", "churn", [actual("r1", "Yes"), actual("r1", "No")], NOW + 1);
+    const event = (value: number | null): ParsedOutcome => ({
+      requestId: "r1",
+      row: 0,
+      kind: "event",
+      event: "converted",
+      actualLabel: null,
+      actualValue: null,
+      value,
+    });
+    await store.putOutcomes("ws", "churn", [event(5)], NOW);
+    await store.putOutcomes("ws", "churn", [event(7)], NOW);
+    const rows = await store.query(
+      "SELECT row_index, kind, event, actual_label, value FROM outcomes ORDER BY row_index, kind",
+    );
+    expect(rows).toEqual([
+      [0, "actual", "", "No", null],
+      [0, "event", "converted", null, 7],
+      [1, "actual", "", "Yes", null],
+    ]);
+  });
+
+  it("finds which reported keys have a logged prediction", async () => {
+    await store.insertPredictions([row("a", NOW), row("a", NOW, { row: 1 }), row("b", NOW)]);
+    const keys = await store.loggedKeys("ws", "churn", [
+      { requestId: "a", row: 1 },
+      { requestId: "b", row: 1 },
+      { requestId: "c", row: 0 },
+    ]);
+    expect([...keys]).toEqual(["a\n1"]);
+    expect(await store.loggedKeys("other-ws", "churn", [{ requestId: "a", row: 0 }])).toEqual(
+      new Set(),
+    );
+  });
+
+  it("reads a window grouped by version and step, joined with its outcomes", async () => {
+    const from = NOW - 3600_000;
+    await store.insertPredictions([
+      row("p1", from + 10, { score: 0.9, predictionLabel: "Yes" }),
+      row("p2", from + 60_010),
+      row("p3", from + 60_020, { appVersion: 2 }),
+      row("before", from - 1),
+      row("after", NOW),
+    ]);
+    await store.putOutcomes("ws", "churn", [actual("p1", "Yes"), actual("p2", "Yes")], NOW);
+    await store.putOutcomes(
+      "ws",
+      "churn",
+      [
+        { ...actual("p2", ""), kind: "event", event: "buy", actualLabel: null, value: 3 },
+        { ...actual("p3", ""), kind: "event", event: "buy", actualLabel: null, value: null },
+      ],
+      NOW,
+    );
+    const data = await store.window({
+      workspaceId: "ws",
+      app: "churn",
+      from,
+      to: NOW,
+      stepMs: 60_000,
+    });
+    const byKey = <T extends { version: number; bucket: number }>(xs: readonly T[]) =>
+      [...xs].sort((a, b) => a.version - b.version || a.bucket - b.bucket);
+    expect(byKey(data.counts)).toEqual([
+      { version: 1, bucket: 0, predictions: 1, eventful: 0 },
+      { version: 1, bucket: 1, predictions: 1, eventful: 1 },
+      { version: 2, bucket: 1, predictions: 1, eventful: 1 },
+    ]);
+    expect(byKey(data.labelled).map((r) => [r.bucket, r.score, r.actualLabel])).toEqual([
+      [0, 0.9, "Yes"],
+      [1, 0.2, "Yes"],
+    ]);
+    expect(byKey(data.events)).toEqual([
+      { version: 1, bucket: 1, event: "buy", count: 1, value: 3 },
+      { version: 2, bucket: 1, event: "buy", count: 1, value: 0 },
+    ]);
+  });
+});
