@@ -1,15 +1,22 @@
 /**
  * Live drift's share of a served request: single-row churn predictions over HTTP to two apps on
  * the same model in one Ballast process, one with monitoring off and one with drift only (no
- * prediction log), rounds alternating. Printed per app: req/s and the server's CPU µs per request
- * (all its threads, from /proc, read 1.5 s after each round so the drift timer's flushes count),
- * and the difference of the medians: what drift costs per request, all in (observe, flushes, and
- * the garbage it keeps alive until a flush).
+ * prediction log). Printed per app: req/s and the server's CPU µs per request (all its threads,
+ * from /proc, read 1.5 s after each round so the drift timer's flushes count), and the median of
+ * the rounds' differences: what drift costs per request, all in (observe, flushes, and the
+ * garbage it keeps alive until a flush).
  *
  * The server is compiled (as `npm start` runs it) into bench/.cache/drift-build, apart from the
- * shared dist/, so the bench can run while the tree is being edited.
+ * shared dist/, so the bench can run while the tree is being edited. BENCH_COMPARE=<dir> also
+ * starts a second server from a build made elsewhere (its dist/ and package.json, e.g. of another
+ * revision), and rounds rotate over all four apps, so a before/after comparison shares the
+ * machine's load as it comes and goes: on a shared machine, sequential runs differ by more
+ * than the µs measured.
  *
- *   npx tsx bench/drift-serve.ts      (env: BENCH_SECONDS=8, BENCH_ROUNDS=4, BENCH_CONNECTIONS=32)
+ * BENCH_NODE_ARGS adds node flags to the servers (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": a
+ * profile, written when a server is stopped).
+ *
+ *   npx tsx bench/drift-serve.ts      (env: BENCH_SECONDS=4, BENCH_ROUNDS=12, BENCH_CONNECTIONS=32)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,10 +28,11 @@ import autocannon from "autocannon";
 import { CHURN_RECORD } from "../test/helpers/churn.ts";
 
 const require = createRequire(import.meta.url);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const BUILD = fileURLToPath(new URL("./.cache/drift-build/", import.meta.url));
+const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : undefined;
 const CLOCK_TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 
 /** User + system CPU of a process, all threads, in µs (Linux /proc). */
@@ -35,41 +43,137 @@ function cpuMicros(pid: number | undefined): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS;
 }
 
-function start(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(BUILD, "dist/cli/main.js"), "serve", "--port", "0", "--no-demo"],
-      {
-        env: {
-          ...process.env,
-          BALLAST_DATA_DIR: dataDir,
-          BALLAST_LOG_LEVEL: "warn",
-          BALLAST_WORKSPACE_RPS: "1000000",
-          BALLAST_WORKSPACE_BURST: "1000000",
-        },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let buffer = "";
-    const timer = setTimeout(() => reject(new Error("Ballast did not start")), 60_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /Ballast is running at (\S+)/.exec(buffer);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] as string });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`Ballast exited with ${code}`)));
-  });
-}
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
+
+const APPS = {
+  "monitoring off": { predictionLog: { enabled: false }, drift: { enabled: false } },
+  "drift only": { predictionLog: { enabled: false }, drift: { enabled: true } },
+};
+type AppName = keyof typeof APPS;
+const slug = (name: string) => `churn-${name.replaceAll(" ", "-")}`;
+
+interface Server {
+  readonly label: string;
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly auth: Record<string, string>;
+  readonly dataDir: string;
+}
+
+/** Start a build's server on a fresh data dir, train the churn model, publish both apps. */
+async function startServer(label: string, build: string): Promise<Server> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "ballast-bench-drift-"));
+  const { child, url } = await new Promise<{ child: ChildProcess; url: string }>(
+    (resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+          path.join(build, "dist/cli/main.js"),
+          "serve",
+          "--port",
+          "0",
+          "--no-demo",
+        ],
+        {
+          env: {
+            ...process.env,
+            BALLAST_DATA_DIR: dataDir,
+            BALLAST_LOG_LEVEL: "warn",
+            BALLAST_WORKSPACE_RPS: "1000000",
+            BALLAST_WORKSPACE_BURST: "1000000",
+          },
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      let buffer = "";
+      const timer = setTimeout(() => reject(new Error(`${label} did not start`)), 60_000);
+      child.stdout?.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const match = /Ballast is running at (\S+)/.exec(buffer);
+        if (match) {
+          clearTimeout(timer);
+          resolve({ child, url: match[1] as string });
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`${label} exited with ${code}`)));
+    },
+  );
+  const auth = {
+    authorization: `Bearer ${readFileSync(path.join(dataDir, "admin.key"), "utf8").trim()}`,
+  };
+  const post = async (route: string, body: unknown, raw = false) => {
+    const r = await fetch(new URL(route, url), {
+      method: "POST",
+      headers: raw ? auth : { ...auth, "content-type": "application/json" },
+      body: raw ? (body as Buffer) : JSON.stringify(body),
+    });
+    const json = (await r.json()) as Record<string, unknown>;
+    if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  await post(
+    "/v1/datasets?name=churn&filename=wa_churn.csv",
+    readFileSync("examples/data/wa_churn.csv"),
+    true,
+  );
+  const { job } = (await post("/v1/train", {
+    dataset: "churn",
+    target: "churn",
+    timeBudgetSeconds: 10,
+  })) as { job: { id: string } };
+  for (;;) {
+    const r = (await (
+      await fetch(new URL(`/v1/jobs/${job.id}`, url), { headers: auth })
+    ).json()) as { job: { status: string; error?: unknown } };
+    if (r.job.status === "succeeded") break;
+    if (r.job.status === "failed")
+      throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  const steps = [
+    { id: "input", kind: "input" },
+    { id: "validate", kind: "validate", after: ["input"] },
+    { id: "model", kind: "model", after: ["validate"], with: { name: "churn", version: 1 } },
+    { id: "output", kind: "output", after: ["model"] },
+  ];
+  const policies = {
+    rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 },
+    concurrency: { maxInFlight: 100_000, maxQueue: 0 },
+    timeouts: { requestMs: 600_000 },
+    cache: { enabled: false },
+    idempotency: { enabled: false },
+  };
+  for (const [name, monitoring] of Object.entries(APPS)) {
+    const app = slug(name);
+    await post("/v1/apps", { model: "churn", app });
+    await post(`/v1/apps/${app}/versions`, {
+      spec: { apiVersion: "ballast/v1", kind: "App", name: app, steps, policies, monitoring },
+    });
+  }
+  return { label, child, url, auth, dataDir };
+}
+
+/** One round on one app: req/s, server CPU µs per request, and the requests answered. */
+async function load(server: Server, app: AppName, seconds: number) {
+  const before = cpuMicros(server.child.pid);
+  const result = await autocannon({
+    url: `${server.url}/v1/apps/${slug(app)}/predict`,
+    method: "POST",
+    headers: { ...server.auth, "content-type": "application/json" },
+    body: JSON.stringify(CHURN_RECORD),
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
+  if (result.non2xx + result.errors > 0) throw new Error(`${app}: failed requests`);
+  await new Promise((res) => setTimeout(res, 1500));
+  const cpu = (cpuMicros(server.child.pid) - before) / Math.max(1, result.requests.total);
+  return { rps: result.requests.average, cpu, total: result.requests.total };
+}
 
 async function main() {
   execFileSync(
@@ -85,118 +189,48 @@ async function main() {
   );
   // The server reads its version (and the module type) from the package root beside dist/.
   copyFileSync("package.json", path.join(BUILD, "package.json"));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "ballast-bench-drift-"));
-  let child: ChildProcess | undefined;
+  const servers: Server[] = [];
   try {
-    const server = await start(dataDir);
-    child = server.child;
-    const base = server.url;
-    const auth = {
-      authorization: `Bearer ${readFileSync(path.join(dataDir, "admin.key"), "utf8").trim()}`,
-    };
-    const post = async (route: string, body: unknown, raw = false) => {
-      const r = await fetch(new URL(route, base), {
-        method: "POST",
-        headers: raw ? auth : { ...auth, "content-type": "application/json" },
-        body: raw ? (body as Buffer) : JSON.stringify(body),
-      });
-      const json = (await r.json()) as Record<string, unknown>;
-      if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
-      return json;
-    };
-    await post(
-      "/v1/datasets?name=churn&filename=wa_churn.csv",
-      readFileSync("examples/data/wa_churn.csv"),
-      true,
-    );
-    const { job } = (await post("/v1/train", {
-      dataset: "churn",
-      target: "churn",
-      timeBudgetSeconds: 10,
-    })) as { job: { id: string } };
-    for (;;) {
-      const r = (await (
-        await fetch(new URL(`/v1/jobs/${job.id}`, base), { headers: auth })
-      ).json()) as { job: { status: string; error?: unknown } };
-      if (r.job.status === "succeeded") break;
-      if (r.job.status === "failed")
-        throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
-      await new Promise((res) => setTimeout(res, 500));
-    }
-    const steps = [
-      { id: "input", kind: "input" },
-      { id: "validate", kind: "validate", after: ["input"] },
-      { id: "model", kind: "model", after: ["validate"], with: { name: "churn", version: 1 } },
-      { id: "output", kind: "output", after: ["model"] },
-    ];
-    const policies = {
-      rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 },
-      concurrency: { maxInFlight: 100_000, maxQueue: 0 },
-      timeouts: { requestMs: 600_000 },
-      cache: { enabled: false },
-      idempotency: { enabled: false },
-    };
-    const apps = {
-      "monitoring off": { predictionLog: { enabled: false }, drift: { enabled: false } },
-      "drift only": { predictionLog: { enabled: false }, drift: { enabled: true } },
-    };
-    const names = Object.keys(apps) as (keyof typeof apps)[];
-    const slug = (name: string) => `churn-${name.replaceAll(" ", "-")}`;
-    for (const name of names) {
-      const app = slug(name);
-      await post("/v1/apps", { model: "churn", app });
-      await post(`/v1/apps/${app}/versions`, {
-        spec: {
-          apiVersion: "ballast/v1",
-          kind: "App",
-          name: app,
-          steps,
-          policies,
-          monitoring: apps[name],
-        },
-      });
-    }
-    const load = async (app: string, seconds: number) => {
-      const before = cpuMicros(child?.pid);
-      const result = await autocannon({
-        url: `${base}/v1/apps/${app}/predict`,
-        method: "POST",
-        headers: { ...auth, "content-type": "application/json" },
-        body: JSON.stringify(CHURN_RECORD),
-        connections: CONNECTIONS,
-        duration: seconds,
-      });
-      if (result.non2xx + result.errors > 0) throw new Error(`${app}: failed requests`);
-      await new Promise((res) => setTimeout(res, 1500));
-      const cpu = (cpuMicros(child?.pid) - before) / Math.max(1, result.requests.total);
-      return { rps: result.requests.average, cpu };
-    };
-    for (const name of names) await load(slug(name), 3);
-    const rounds = new Map<string, { rps: number; cpu: number }[]>();
+    servers.push(await startServer("this tree", BUILD));
+    if (COMPARE) servers.push(await startServer(path.basename(COMPARE), COMPARE));
+    const names = Object.keys(APPS) as AppName[];
+    const cells = servers.flatMap((server) => names.map((app) => ({ server, app })));
+    for (const { server, app } of cells) await load(server, app, 2);
+    const rounds = new Map<string, { rps: number; cpu: number; total: number }[]>();
+    const key = (server: Server, app: string) => `${server.label}: ${app}`;
     for (let i = 0; i < ROUNDS; i++) {
-      for (const name of names)
-        rounds.set(name, [...(rounds.get(name) ?? []), await load(slug(name), SECONDS)]);
+      // Rotate the order, so a load that comes and goes weighs on every app alike.
+      for (let j = 0; j < cells.length; j++) {
+        const { server, app } = cells[(i + j) % cells.length] as (typeof cells)[number];
+        const k = key(server, app);
+        rounds.set(k, [...(rounds.get(k) ?? []), await load(server, app, SECONDS)]);
+      }
     }
     process.stdout.write(
       `\nbench drift-serve — ${ROUNDS} rounds x ${SECONDS}s, ${CONNECTIONS} connections, medians\n`,
     );
-    const cpuOf = (name: string) => median((rounds.get(name) ?? []).map((r) => r.cpu));
-    for (const name of names) {
-      const rs = rounds.get(name) ?? [];
+    for (const server of servers) {
+      for (const app of names) {
+        const rs = rounds.get(key(server, app)) ?? [];
+        const rps = median(rs.map((r) => r.rps)).toFixed(0);
+        const cpu = median(rs.map((r) => r.cpu)).toFixed(1);
+        const total = rs.reduce((sum, r) => sum + r.total, 0);
+        process.stdout.write(
+          `${key(server, app).padEnd(36)}${rps.padStart(8)} req/s${cpu.padStart(8)} µs CPU/request, ${total} requests (rounds: ${rs.map((r) => r.cpu.toFixed(1)).join(", ")})\n`,
+        );
+      }
+      const on = rounds.get(key(server, "drift only")) ?? [];
+      const off = rounds.get(key(server, "monitoring off")) ?? [];
+      const pairs = on.map((r, i) => r.cpu - (off[i]?.cpu ?? Number.NaN));
       process.stdout.write(
-        `${name.padEnd(16)}${median(rs.map((r) => r.rps))
-          .toFixed(0)
-          .padStart(
-            8,
-          )} req/s${cpuOf(name).toFixed(1).padStart(8)} µs CPU/request  (rounds: ${rs.map((r) => r.cpu.toFixed(1)).join(", ")})\n`,
+        `${server.label}: drift's share ${median(pairs).toFixed(1)} µs CPU per request (median of the rounds' differences: ${pairs.map((d) => d.toFixed(1)).join(", ")})\n`,
       );
     }
-    process.stdout.write(
-      `drift's share: ${(cpuOf("drift only") - cpuOf("monitoring off")).toFixed(1)} µs CPU per request\n`,
-    );
   } finally {
-    child?.kill("SIGTERM");
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const server of servers) {
+      server.child.kill("SIGTERM");
+      rmSync(server.dataDir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -1,18 +1,30 @@
 /**
  * What the prediction log costs: `observe` on the request path (ns per call, for a logged
  * request, a request sampled out at rate 0.1, and a request dropped by a full buffer), and
- * the flush that writes the rows off the request path: rows/s, and the CPU time per row of the
- * whole process (`process.cpuUsage`, every thread), split into the main thread (masking,
- * serializing, writing) and the others (DuckDB's threads reading and storing the batch), which
- * is what 100% logging adds to each request's CPU. Uses a real model (trained on wa_churn) and
- * a DuckDB file in a temp dir.
+ * writing the rows off the request path: rows/s, and the CPU time per row of the whole process
+ * (`process.cpuUsage`, every thread), split into the main thread (masking, serializing,
+ * writing the batch file) and the others (DuckDB's thread reading, compressing and storing the
+ * batch; GC and file-system helpers), which is what 100% logging adds to each request's CPU.
+ * Two ways of writing:
+ * - one large flush: CALLS + warm-up rows observed, then written in one transaction;
+ * - as a server does: SERVER_ROWS requests arrive at RATE a second (default 20,000, more than
+ *   bench:serve reaches; 100 at a time), each a fresh observation (its own record and answer objects, as a
+ *   parsed request body is), and the log encodes and commits on its own (defaults: encode every
+ *   500 rows, commit every 5,000). Its cost is the CPU of that run minus the CPU of the same
+ *   requests made without a log, so it includes what keeping observations alive until they are
+ *   written costs the garbage collector.
+ * Both count closing the log (its last checkpoint). Uses a real model (trained on wa_churn),
+ * its answers, unique request ids and a DuckDB file in a temp dir.
  *
- *   npx tsx bench/prediction-log.ts [--calls=200000] [--repeats=3]
+ *   npx tsx bench/prediction-log.ts [--calls=200000] [--repeats=3] [--server-rows=100000]
+ *     [--rate=20000]
  */
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { rowRecord } from "../src/data/frame.ts";
 import { ingestFile } from "../src/data/ingest.ts";
 import { Predictor } from "../src/models/predictor.ts";
@@ -27,6 +39,9 @@ const arg = (name: string, fallback: number) => {
   return found ? Number(found.split("=")[1]) : fallback;
 };
 const CALLS = arg("calls", 200_000);
+const SERVER_ROWS = arg("server-rows", 100_000);
+/** Requests a second in the server-like run. */
+const RATE = arg("rate", 20_000);
 const REPEATS = arg("repeats", 3);
 
 const { frame, schema } = await ingestFile(path.resolve("examples/data/wa_churn.csv"));
@@ -50,21 +65,29 @@ const servedAt = (sampleRate: number): ServedVersion => ({
   },
 });
 
-function observations(served: ServedVersion): PredictObservation[] {
-  return records.map((record, i) => ({
-    requestId: `req-${i}`,
-    at: Date.now(),
-    served,
-    status: 200,
-    outcome: "ok",
-    latencyMs: 1,
-    records: [record],
-    answers: [predictor.predict(record)],
-  }));
+const samples = records.map((record) => ({ record, answer: predictor.predict(record) }));
+const WARMUP = 100_000;
+
+/** One observation per call, each with its own request id, as the server makes them. */
+function observations(served: ServedVersion, count: number): PredictObservation[] {
+  const start = Date.now();
+  return Array.from({ length: count }, (_, i) => {
+    const { record, answer } = samples[i % samples.length] as (typeof samples)[number];
+    return {
+      requestId: randomUUID(),
+      at: start + Math.floor(i / 10),
+      served,
+      status: 200,
+      outcome: "ok",
+      latencyMs: 0.5 + Math.random(),
+      modelMs: 0.02 + Math.random() / 20,
+      records: [record],
+      answers: [answer],
+    };
+  });
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "ballast-bench-predlog-"));
-const WARMUP = 100_000;
 
 /** ns per `observe` call over CALLS calls, after a warm-up, on a fresh log; the log is returned. */
 async function measure(label: string, sampleRate: number, maxPendingRows: number) {
@@ -75,10 +98,10 @@ async function measure(label: string, sampleRate: number, maxPendingRows: number
     maxPendingRows,
   });
   await log.storeReady();
-  const list = observations(servedAt(sampleRate));
-  for (let i = 0; i < WARMUP; i++) log.observe(list[i % list.length] as PredictObservation);
+  const list = observations(servedAt(sampleRate), WARMUP + CALLS);
+  for (let i = 0; i < WARMUP; i++) log.observe(list[i] as PredictObservation);
   const start = process.hrtime.bigint();
-  for (let i = 0; i < CALLS; i++) log.observe(list[i % list.length] as PredictObservation);
+  for (let i = WARMUP; i < WARMUP + CALLS; i++) log.observe(list[i] as PredictObservation);
   return { log, ns: Number(process.hrtime.bigint() - start) / CALLS };
 }
 
@@ -93,6 +116,68 @@ function mainThreadCpuMicros(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU µs used from now until `stop()`: every thread, and the main thread when known. */
+function cpuMeter() {
+  const cpu = process.cpuUsage();
+  const main = mainThreadCpuMicros();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    const mainAfter = mainThreadCpuMicros();
+    return {
+      all: used.user + used.system,
+      main: main === undefined || mainAfter === undefined ? undefined : mainAfter - main,
+    };
+  };
+}
+
+/** A request as the server observes it: its own id, record and answer objects. */
+function freshObservation(served: ServedVersion, i: number): PredictObservation {
+  const { record, answer } = samples[i % samples.length] as (typeof samples)[number];
+  return {
+    requestId: `${ID_PREFIX}${i.toString(16).padStart(12, "0")}`,
+    at: Date.now(),
+    served,
+    status: 200,
+    outcome: "ok",
+    latencyMs: 0.5 + Math.random(),
+    modelMs: 0.02 + Math.random() / 20,
+    records: [{ ...record }],
+    answers: [{ ...answer, probabilities: { ...answer.probabilities } }],
+  };
+}
+const ID_PREFIX = `${randomUUID().slice(0, 24)}`;
+
+/** CPU µs of `rows` requests arriving at RATE a second, observed by `log` (then closed) or nobody. */
+async function serverRun(rows: number, log?: PredictionLog): Promise<number> {
+  const served = servedAt(1);
+  let kept = 0;
+  const stop = cpuMeter();
+  for (let i = 0; i < rows; i += 100) {
+    for (let j = i; j < i + 100; j++) {
+      const o = freshObservation(served, j);
+      if (log) log.observe(o);
+      else kept += o.records?.length ?? 0;
+    }
+    await sleep(100_000 / RATE);
+  }
+  await log?.close();
+  const used = stop().all;
+  if (kept < 0) console.log(kept);
+  return used;
+}
+
+/** What the log adds per row to requests arriving as they do at a server: CPU µs. */
+async function serverLike(label: string, rows: number): Promise<number> {
+  const log = new PredictionLog({ path: predictionLogPath(path.join(dir, label)) });
+  await log.storeReady();
+  const withLog = await serverRun(rows, log);
+  const without = await serverRun(rows);
+  const { written, dropped } = log.stats();
+  if (written !== rows)
+    throw new Error(`the log wrote ${written} rows of ${rows} (${dropped} dropped)`);
+  return (withLog - without) / rows;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -110,6 +195,7 @@ try {
   /** CPU µs per flushed row: the whole process, and its main thread. */
   const cpuPerRow: number[] = [];
   const mainPerRow: number[] = [];
+  const server: number[] = [];
   for (let repeat = 0; repeat < REPEATS; repeat++) {
     for (const c of cases) {
       const { log, ns } = await measure(`${c.label}-${repeat}`, c.rate, c.max);
@@ -119,20 +205,19 @@ try {
         const delay = monitorEventLoopDelay({ resolution: 1 });
         delay.enable();
         const start = performance.now();
-        const cpu = process.cpuUsage();
-        const main = mainThreadCpuMicros();
+        const stop = cpuMeter();
         await log.flush();
         flushRates.push(rows / ((performance.now() - start) / 1000));
-        const used = process.cpuUsage(cpu);
-        cpuPerRow.push((used.user + used.system) / rows);
-        const mainAfter = mainThreadCpuMicros();
-        if (main !== undefined && mainAfter !== undefined)
-          mainPerRow.push((mainAfter - main) / rows);
         delay.disable();
         flushStalls.push(delay.max / 1e6);
+        await log.close();
+        const used = stop();
+        cpuPerRow.push(used.all / rows);
+        if (used.main !== undefined) mainPerRow.push(used.main / rows);
       }
       await log.close();
     }
+    server.push(await serverLike(`server-${repeat}`, SERVER_ROWS));
   }
   for (const [label, ns] of runs) {
     console.log(`observe, ${label}: ${median(ns).toFixed(1)} ns/call (median of ${ns.length})`);
@@ -140,12 +225,16 @@ try {
   console.log(
     `flush of ${(WARMUP + CALLS).toLocaleString("en-US")} rows (one transaction): ${Math.round(median(flushRates)).toLocaleString("en-US")} rows/s (median of ${flushRates.length}); longest event-loop stall during it ${median(flushStalls).toFixed(1)} ms`,
   );
-  const all = median(cpuPerRow);
-  const split =
-    mainPerRow.length > 0
-      ? ` = main thread ${median(mainPerRow).toFixed(2)} + other threads ${(all - median(mainPerRow)).toFixed(2)}`
+  const cpuLine = (what: string, all: number, main: number) => {
+    const split = Number.isFinite(main)
+      ? ` = main thread ${main.toFixed(2)} + other threads ${(all - main).toFixed(2)}`
       : "";
-  console.log(`flush CPU per row, all threads: ${all.toFixed(2)} µs${split} (medians)`);
+    console.log(`CPU per row, ${what}, all threads: ${all.toFixed(2)} µs${split} (medians)`);
+  };
+  cpuLine("one large flush and close", median(cpuPerRow), median(mainPerRow));
+  console.log(
+    `CPU per row, ${SERVER_ROWS.toLocaleString("en-US")} requests arriving as at a server (log on minus log off), all threads: ${median(server).toFixed(2)} µs (median of ${server.length})`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -75,7 +75,7 @@ export interface PredictObservation {
    * ran on the request's thread and the version watches drift: drift counts them instead of
    * encoding every record a second time.
    */
-  readonly encoded?: Float64Array;
+  readonly encoded?: readonly number[];
   /** True when the response cache answered. */
   readonly cacheHit?: boolean;
 }

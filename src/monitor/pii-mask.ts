@@ -28,6 +28,9 @@
  *
  * Cheap when nothing matches: a string with neither `@`, a digit nor (with `ips`) a `:` is
  * returned as is without running any pattern; each pattern runs only when its precondition holds.
+ * Short strings that pass that test repeat too (codes, dates in a contract's fields): what the
+ * patterns made of them is remembered in a bounded map. `maskValue` first looks for anything to
+ * mask and returns the value itself when there is nothing, copying only otherwise.
  */
 import { isIPv6 } from "node:net";
 
@@ -43,11 +46,21 @@ export interface PiiMasker {
   /** The text with every recognised item replaced by its token (`[email]`, `[card]`, …). */
   maskText(s: string): string;
   /**
-   * A deep copy of `v` (arrays, plain objects, errors as `{type, message, stack, …}`) with
-   * every string masked and every field named for personal data replaced by its token.
+   * `v` with every string masked and every field named for personal data replaced by its token:
+   * `v` itself when that changes nothing and it is plain data (strings, numbers, booleans, null,
+   * arrays and plain objects, no cycles), so the common case allocates nothing; otherwise a deep
+   * copy (arrays, plain objects, errors as `{type, message, stack, …}`, dates as ISO strings).
    * Numbers, booleans, null and undefined are kept (a number is only masked by its field name).
+   * Either way `v` is never modified; callers must not modify the result either.
    */
   maskValue(v: unknown): unknown;
+  /**
+   * The token a field of this name is replaced with whatever its value (`[email]` for
+   * `customerEmail`), or undefined when its value is masked as any other. Lets a caller that
+   * sees the same field names again and again (a prediction log's records) decide once per
+   * list of names rather than once per value.
+   */
+  fieldToken(name: string): string | undefined;
 }
 
 const TOKEN: Readonly<Record<PiiKind, string>> = {
@@ -64,7 +77,6 @@ const TOKEN: Readonly<Record<PiiKind, string>> = {
 // messages cut what they quote) are addresses, `pino@9.14.0` is a package version.
 const EMAIL =
   /[\w.!#$%'*+^`{|}~-]{1,64}@(?:(?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,24}|[A-Za-z][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){0,10})(?![\w-])/g;
-/[\w.!#$%'*+^`{|}~-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,24}(?![\w-])/g;
 const IBAN = /\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b/g;
 const NINO =
   /\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/gi;
@@ -204,6 +216,13 @@ export function piiKindOfName(name: string): PiiKind | undefined {
   return undefined;
 }
 
+/** Strings up to this long have their masked form remembered (category values, short codes). */
+const SHORT_TEXT = 64;
+/** How many short strings are remembered before the map starts again. */
+const SHORT_TEXTS = 4096;
+/** Nesting scanned before a value is handed to the copy (which also handles cycles). */
+const MAX_SCAN_DEPTH = 32;
+
 /** Creates a masker; `ips` decides whether addresses are personal data in this deployment. */
 export function createPiiMasker(options: PiiMaskerOptions): PiiMasker {
   const ips = options.ips;
@@ -219,7 +238,23 @@ export function createPiiMasker(options: PiiMaskerOptions): PiiMasker {
     return kind;
   }
 
+  // Short strings repeat (category values, codes): remember what the patterns made of those
+  // that needed them, boundedly.
+  const shortTexts = new Map<string, string>();
+
   function maskText(s: string): string {
+    if (!s.includes("@") && !DIGIT.test(s) && !(ips && s.includes(":"))) return s;
+    if (s.length > SHORT_TEXT) return maskTextNow(s);
+    const known = shortTexts.get(s);
+    if (known !== undefined) return known;
+    const masked = maskTextNow(s);
+    // A full map starts again, so a flood of one-off strings cannot pin it forever.
+    if (shortTexts.size >= SHORT_TEXTS) shortTexts.clear();
+    shortTexts.set(s, masked);
+    return masked;
+  }
+
+  function maskTextNow(s: string): string {
     const hasAt = s.includes("@");
     const hasDigit = DIGIT.test(s);
     const hasColon = ips && s.includes(":");
@@ -242,11 +277,37 @@ export function createPiiMasker(options: PiiMaskerOptions): PiiMasker {
     return out;
   }
 
-  function maskValue(v: unknown): unknown {
-    return copy(v, kindOfName, maskText, []);
+  /** True when masking would change `v`, or `v` is not plain data (so it must be copied). */
+  function needsCopy(v: unknown, depth: number): boolean {
+    if (typeof v === "string") return maskText(v) !== v;
+    if (v === null || typeof v !== "object") return false;
+    // Deep or cyclic: let the copy (which turns cycles into "[Circular]") deal with it.
+    if (depth >= MAX_SCAN_DEPTH) return true;
+    if (Array.isArray(v)) {
+      for (const item of v) if (needsCopy(item, depth + 1)) return true;
+      return false;
+    }
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return true;
+    const record = v as Record<string, unknown>;
+    for (const key in record) {
+      const value = record[key];
+      if (value === null || value === undefined) continue;
+      if (kindOfName(key) !== undefined || needsCopy(value, depth + 1)) return true;
+    }
+    return false;
   }
 
-  return { maskText, maskValue };
+  function maskValue(v: unknown): unknown {
+    return needsCopy(v, 0) ? copy(v, kindOfName, maskText, []) : v;
+  }
+
+  function fieldToken(name: string): string | undefined {
+    const kind = kindOfName(name);
+    return kind === undefined ? undefined : TOKEN[kind];
+  }
+
+  return { maskText, maskValue, fieldToken };
 }
 
 function copy(

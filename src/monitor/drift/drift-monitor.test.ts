@@ -5,7 +5,10 @@ import type { ModelArtifact } from "../../models/artifact.ts";
 import type { FeatureSketch } from "../../models/baseline.ts";
 import { Predictor } from "../../models/predictor.ts";
 import { trainModel } from "../../models/train.ts";
-import type { RowAnswer } from "../../runtime/pipeline/pipeline.ts";
+import { modelRunner } from "../../runtime/pipeline/model-runner.ts";
+import { Pipeline, type RowAnswer } from "../../runtime/pipeline/pipeline.ts";
+import { compileRecordValidator } from "../../runtime/record-validation.ts";
+import { parseAppSpec } from "../../spec/app-spec.ts";
 import { type AppMonitoring, DEFAULT_MONITORING } from "../../spec/monitoring.ts";
 import type { PredictObservation, ServedVersion } from "../observation.ts";
 import { DriftMonitor, emptyDriftReport } from "./drift-monitor.ts";
@@ -221,6 +224,106 @@ describe("DriftMonitor on the churn model", async () => {
     send(m, served(2), 5, 9);
     send(m, served(3), 5, 10);
     expect(m.versions("ws_1", "churn")).toEqual([3, 2]);
+  });
+
+  it("rows the pipeline encoded count as the records do, queued without holding the request", async () => {
+    const pipeline = (drift: boolean) => {
+      const steps = ["input", "validate", "model", "output"].map((kind, i, all) => ({
+        id: kind,
+        kind,
+        ...(kind === "model" ? { with: { name: "churn", version: 1 } } : {}),
+        ...(i > 0 ? { after: [all[i - 1]] } : {}),
+      }));
+      const spec = parseAppSpec({
+        apiVersion: "ballast/v1",
+        kind: "App",
+        name: "churn",
+        steps,
+        monitoring: { drift: { enabled: drift } },
+      });
+      return new Pipeline(spec, {
+        model: modelRunner(predictor),
+        modelRef: { name: "churn", version: 1 },
+        validateRecord: compileRecordValidator({ type: "object" }),
+        sessionScope: "ws_1/churn",
+      });
+    };
+    const watched = pipeline(true);
+    const next = random(12);
+    const picked = Array.from({ length: 300 }, () => {
+      const record = { ...(rows[Math.floor(next() * rows.length)] as Record<string, unknown>) };
+      if (next() < 0.3) record.contract = "Two year";
+      return record;
+    });
+    // What the model encoded, for one record (runNow) and a batch (run): the recipe's rows.
+    const expected = new Float64Array(predictor.recipe.width * 2);
+    predictor.recipe.encodeRecord(picked[0] as Record<string, unknown>, expected);
+    predictor.recipe.encodeRecord(
+      picked[1] as Record<string, unknown>,
+      expected.subarray(expected.length / 2),
+    );
+    const one = watched.runNow({
+      records: [picked[0] as Record<string, unknown>],
+      paths: () => "",
+      explain: false,
+    });
+    expect(Array.from(one?.encoded ?? [])).toEqual(
+      Array.from(expected.subarray(0, expected.length / 2)),
+    );
+    const two = await watched.run({
+      records: picked.slice(0, 2),
+      paths: () => "",
+      explain: false,
+      signal: new AbortController().signal,
+    });
+    expect(Array.from(two.encoded ?? [])).toEqual(Array.from(expected));
+    // Not kept when the version does not watch drift.
+    expect(
+      pipeline(false).runNow({ records: picked.slice(0, 1), paths: () => "", explain: false })
+        ?.encoded,
+    ).toBeUndefined();
+
+    // The same requests with and without the encoded rows (one of them the wrong size, which
+    // is encoded again): the same reports. With the rows, only a version's first request waits
+    // in the pending list (the version is made at the flush), so a list of one row drops nothing.
+    const withRows = monitor({ maxPendingRows: 1 });
+    const withoutRows = monitor();
+    const v1 = served();
+    picked.forEach((record, i) => {
+      const result = watched.runNow({ records: [record], paths: () => "", explain: false });
+      if (!result?.encoded) throw new Error("no encoded rows");
+      const plain = { ...observation(v1, record, clock, result.answers[0]) };
+      const encoded = i === 7 ? [1, 2, 3] : result.encoded;
+      withRows.observe({ ...plain, encoded });
+      withoutRows.observe(plain);
+      if (i === 0) withRows.flush();
+      clock += 1000;
+    });
+    expect(withRows.dropped).toBe(0);
+    for (const kind of ["count", "time"] as const) {
+      const a = withRows.report("ws_1", "churn", 1, kind);
+      expect(a?.window.rows).toBe(300);
+      expect(a).toEqual(withoutRows.report("ws_1", "churn", 1, kind));
+    }
+    expect(withRows.report("ws_1", "churn", 1, "count")?.features[0]?.feature).toBe("contract");
+
+    // Beyond the queue's budget (~6,000 churn rows), rows take the pending list: none is lost.
+    const burst = monitor({ maxPendingRows: 5000 });
+    const encodedRows = picked.map(
+      (record) =>
+        watched.runNow({ records: [record], paths: () => "", explain: false })?.encoded ?? [],
+    );
+    burst.observe({
+      ...observation(v1, picked[0] as Record<string, unknown>),
+      encoded: encodedRows[0],
+    });
+    burst.flush();
+    for (let i = 0; i < 9000; i++) {
+      const record = picked[i % picked.length] as Record<string, unknown>;
+      burst.observe({ ...observation(v1, record), encoded: encodedRows[i % picked.length] });
+    }
+    expect(burst.dropped).toBe(0);
+    expect(burst.report("ws_1", "churn", 1, "time")?.window.rows).toBe(9001);
   });
 
   it("an artifact from before the fine grid still reports, with KS from its deciles", () => {

@@ -4,15 +4,17 @@
  * baseline sketches the artifact carries (see compare.ts for the statistics and the test choice).
  *
  * Most answers come with the rows the model encoded (`observation.encoded`, in-thread models):
- * for a version already known, `observe` counts them at once, a few typed-array writes per
- * feature, so nothing of the request is kept alive (holding thousands of requests' objects
- * until a timer cost more than the counting). Anything else (a version's first answers, rows the
- * worker pool or onnxruntime predicted) is pushed onto a bounded pending list, and a timer
- * (unref'd) encodes and counts it every `flushIntervalMs`; every read drains it first, so a
- * report is never behind the requests already answered. When the list is full (a burst faster
- * than the timer drains) observations are dropped and counted, a sample rather than a queue
- * that grows. Memory per app version is bounded (see live-window.ts)
- * and at most `maxVersionsPerApp` versions per app are kept, the least recently served dropped.
+ * for a version already known, `observe` copies each row's watched values and its prediction
+ * into the version's typed queue, a few adjacent writes, so nothing of the request is kept alive
+ * (holding thousands of requests' objects until a timer cost more than the counting). Anything
+ * else (a version's first answers, rows the worker pool or onnxruntime predicted, a full queue)
+ * is pushed onto a bounded pending list of observations, encoded with the recipe when counted.
+ * A timer (unref'd) counts both every `flushIntervalMs`, in batches that keep the windows' arrays
+ * in cache; every read drains them first, so a report is never behind the requests already
+ * answered. When the list is full too (a burst faster than the timer drains) observations are
+ * dropped and counted, a sample rather than a queue that grows. Memory per app version is
+ * bounded (the windows, see live-window.ts, and {@link QUEUE_BYTES}) and at most
+ * `maxVersionsPerApp` versions per app are kept, the least recently served dropped.
  * Each replica sees its own traffic.
  */
 import { type CompiledRecipe, recipeFeatures } from "../../features/recipe.ts";
@@ -33,6 +35,12 @@ import {
 } from "./live-window.ts";
 
 export type DriftWindowKind = "time" | "count";
+
+/**
+ * Byte budget of a version's queue of encoded rows (allocated on its first queued row): ~6,000
+ * rows of 20 features, 500 ms of 12,000 requests a second; beyond, rows take the pending list.
+ */
+export const QUEUE_BYTES = 1024 * 1024;
 
 export interface DriftMonitorOptions {
   /** How often pending observations are counted. Default 500 ms. */
@@ -69,6 +77,10 @@ class VersionDrift {
   private readonly values: Float64Array;
   private readonly cells: Uint16Array;
   private readonly hasPrediction: boolean;
+  /** Rows copied by `queueEncoded`, waiting for the timer: `values` then the time, each. */
+  private queue: Float64Array | undefined;
+  private readonly queueCapacity: number;
+  queuedRows = 0;
   lastSeen = 0;
 
   constructor(
@@ -98,6 +110,7 @@ class VersionDrift {
     this.row = new Float64Array(Math.max(1, names.length));
     this.values = new Float64Array(this.layout.bins.length);
     this.cells = new Uint16Array(this.layout.bins.length);
+    this.queueCapacity = Math.max(256, Math.floor(QUEUE_BYTES / (8 * (this.values.length + 1))));
   }
 
   /** Count one observation's records and answers, encoding the records with the recipe. */
@@ -111,32 +124,65 @@ class VersionDrift {
       } catch {
         continue; // not encodable: the model did not answer it either
       }
-      this.addRow(o.at, this.row, 0, o.answers?.[i]);
+      const row = this.row;
+      for (let f = 0; f < this.columns.length; f++)
+        this.values[f] = row[this.columns[f] as number] as number;
+      this.addRow(o.at, o.answers?.[i]);
     }
     if (o.at > this.lastSeen) this.lastSeen = o.at;
   }
 
   /**
-   * Count rows the model already encoded (records × width values, in order): the same counts as
-   * `add` without encoding again. False, counting nothing, when they do not fit the recipe.
+   * Queue rows the model already encoded (records × width values, in order) for the next
+   * `drain`: the same counts as `add` without encoding again, and constant work now (the watched
+   * values and the prediction copied into a typed queue). False, queueing nothing, when they do
+   * not fit the recipe or the queue is full.
    */
-  addEncoded(o: PredictObservation, encoded: Float64Array): boolean {
+  queueEncoded(o: PredictObservation, encoded: readonly number[]): boolean {
     const rows = o.records?.length ?? 0;
     const width = this.width;
     if (!this.recipe || width === 0 || encoded.length !== rows * width) return false;
+    if (this.queuedRows + rows > this.queueCapacity) return false;
+    if (!this.queue) this.queue = new Float64Array(this.queueCapacity * (this.values.length + 1));
+    const queue = this.queue;
+    const columns = this.columns;
+    const stride = this.values.length + 1;
     const answers = o.answers;
-    for (let i = 0; i < rows; i++) this.addRow(o.at, encoded, i * width, answers?.[i]);
+    for (let i = 0; i < rows; i++) {
+      const base = this.queuedRows++ * stride;
+      const offset = i * width;
+      for (let f = 0; f < columns.length; f++)
+        queue[base + f] = encoded[offset + (columns[f] as number)] as number;
+      if (this.hasPrediction) queue[base + columns.length] = this.predictionValue(answers?.[i]);
+      queue[base + stride - 1] = o.at;
+    }
     if (o.at > this.lastSeen) this.lastSeen = o.at;
     return true;
   }
 
-  /** One encoded row (at `offset` in `row`): its cells, into both windows. */
-  private addRow(at: number, row: Float64Array, offset: number, answer: RowAnswer | undefined) {
+  /** Count the queued rows. */
+  drain(): void {
+    const queue = this.queue;
+    if (!queue) return;
     const values = this.values;
-    const columns = this.columns;
-    const features = columns.length;
-    for (let f = 0; f < features; f++) values[f] = row[offset + (columns[f] as number)] as number;
-    if (this.hasPrediction) values[features] = this.predictionValue(answer);
+    const n = values.length;
+    for (let r = 0; r < this.queuedRows; r++) {
+      const base = r * (n + 1);
+      for (let f = 0; f < n; f++) values[f] = queue[base + f] as number;
+      this.countValues(queue[base + n] as number);
+    }
+    this.queuedRows = 0;
+  }
+
+  /** The row in `values` (its features, copied in by the caller) and its answer, into both windows. */
+  private addRow(at: number, answer: RowAnswer | undefined) {
+    if (this.hasPrediction) this.values[this.columns.length] = this.predictionValue(answer);
+    this.countValues(at);
+  }
+
+  /** The row in `values` (features and prediction) into both windows. */
+  private countValues(at: number) {
+    const values = this.values;
     this.layout.cellsOf(values, this.cells);
     this.time.add(at, this.cells, values);
     this.count.add(at, this.cells, values);
@@ -231,6 +277,8 @@ export class DriftMonitor implements PredictObserver, DriftSource {
   private readonly byApp = new Map<string, Map<number, VersionDrift>>();
   private pending: PredictObservation[] = [];
   private pendingRows = 0;
+  /** Versions with rows in their typed queue. */
+  private queued: VersionDrift[] = [];
   private readonly maxPendingRows: number;
   private readonly countWindowBytes: number;
   private readonly maxVersionsPerApp: number;
@@ -249,7 +297,7 @@ export class DriftMonitor implements PredictObserver, DriftSource {
   }
 
   /**
-   * Constant work per row: count the model's encoded rows now when the version is known, else
+   * Constant work per row: queue the model's encoded rows when the version is known, else
    * remember the observation for the next flush (or drop it when the list is full).
    */
   observe(observation: PredictObservation): void {
@@ -259,7 +307,13 @@ export class DriftMonitor implements PredictObserver, DriftSource {
     const encoded = observation.encoded;
     if (encoded !== undefined) {
       const version = this.byVersionId.get(observation.served.appVersionId);
-      if (version?.addEncoded(observation, encoded)) return;
+      if (version) {
+        const wasEmpty = version.queuedRows === 0;
+        if (version.queueEncoded(observation, encoded)) {
+          if (wasEmpty) this.queued.push(version);
+          return;
+        }
+      }
     }
     if (this.pendingRows + records.length > this.maxPendingRows) {
       this.dropped++;
@@ -269,8 +323,13 @@ export class DriftMonitor implements PredictObserver, DriftSource {
     this.pendingRows += records.length;
   }
 
-  /** Count every pending observation now. */
+  /** Count every queued row and pending observation now. */
   flush(): void {
+    if (this.queued.length > 0) {
+      const versions = this.queued;
+      this.queued = [];
+      for (const version of versions) version.drain();
+    }
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
@@ -278,7 +337,8 @@ export class DriftMonitor implements PredictObserver, DriftSource {
     for (const o of batch) {
       try {
         const version = this.versionOf(o.served);
-        if (o.encoded === undefined || !version.addEncoded(o, o.encoded)) version.add(o);
+        if (o.encoded !== undefined && version.queueEncoded(o, o.encoded)) version.drain();
+        else version.add(o);
       } catch {
         // A model whose baseline cannot be read is not watched; the request was answered.
       }
@@ -367,5 +427,6 @@ export class DriftMonitor implements PredictObserver, DriftSource {
     clearInterval(this.timer);
     this.pending = [];
     this.pendingRows = 0;
+    this.queued = [];
   }
 }

@@ -398,12 +398,23 @@ export class CellFinder {
 
   /** The cell of each feature's value (NaN: missing) into `cells`. */
   cellsOf(values: Float64Array, cells: Uint16Array): void {
-    const { kind, cellCount, points } = this;
+    const {
+      kind,
+      cellCount,
+      points,
+      pointFrom,
+      pointCount,
+      first,
+      last,
+      scale,
+      starts,
+      startFrom,
+    } = this;
     for (let f = 0; f < kind.length; f++) {
       const v = values[f] as number;
       const count = cellCount[f] as number;
       if (Number.isNaN(v)) {
-        cells[f] = count; // NaN: missing
+        cells[f] = count; // missing
         continue;
       }
       const k = kind[f] as number;
@@ -413,15 +424,16 @@ export class CellFinder {
         continue;
       }
       // PointIndex.search, inline: the first point ≥ v.
-      const from = this.pointFrom[f] as number;
-      const K = this.pointCount[f] as number;
+      const from = pointFrom[f] as number;
+      const K = pointCount[f] as number;
+      const low = first[f] as number;
       let j: number;
-      if (K === 0 || v <= (this.first[f] as number)) j = 0;
-      else if (v > (this.last[f] as number)) j = K;
+      if (K === 0 || v <= low) j = 0;
+      else if (v > (last[f] as number)) j = K;
       else {
-        let b = ((v - (this.first[f] as number)) * (this.scale[f] as number)) | 0;
+        let b = ((v - low) * (scale[f] as number)) | 0;
         if (b > INDEX_BUCKETS) b = INDEX_BUCKETS;
-        j = this.starts[(this.startFrom[f] as number) + b] as number;
+        j = starts[(startFrom[f] as number) + b] as number;
         while (j > 0 && (points[from + j - 1] as number) >= v) j--;
         while (j < K && (points[from + j] as number) < v) j++;
       }

@@ -204,21 +204,19 @@ export class CountWindow {
     const row = this.head;
     const base = row * width;
     const valueBase = row * numericCount;
-    if (this.size === this.capacity) {
-      for (let f = 0; f < width; f++) {
-        const c = (offsets[f] as number) + (this.cells[base + f] as number);
-        this.counts[c] = (this.counts[c] as number) - 1;
-      }
-    } else {
-      this.size++;
-    }
+    const { counts, cells: ring, values: ringValues } = this;
+    // A full ring takes its oldest row's counts back as the new row replaces it.
+    const evict = this.size === this.capacity ? 1 : 0;
+    this.size += 1 - evict;
     for (let f = 0; f < width; f++) {
+      const offset = offsets[f] as number;
+      const old = offset + (ring[base + f] as number);
+      counts[old] = (counts[old] as number) - evict;
       const cell = cells[f] as number;
-      this.cells[base + f] = cell;
-      const c = (offsets[f] as number) + cell;
-      this.counts[c] = (this.counts[c] as number) + 1;
+      ring[base + f] = cell;
+      counts[offset + cell] = (counts[offset + cell] as number) + 1;
       const k = numericIndex[f] as number;
-      if (k >= 0) this.values[valueBase + k] = values[f] as number;
+      if (k >= 0) ringValues[valueBase + k] = values[f] as number;
     }
     this.times[row] = at;
     this.head = row + 1 === this.capacity ? 0 : row + 1;

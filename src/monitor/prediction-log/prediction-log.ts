@@ -7,15 +7,17 @@
  * settings, draws one random number against `sampleRate`, and pushes the observation itself (no
  * copy, no JSON) onto a bounded buffer; beyond `maxPendingRows` rows waiting, requests are not
  * logged and are counted as dropped. A timer (every `flushIntervalMs`, or as soon as
- * `flushRows` rows wait) turns the buffer into rows off the request path (personal data masked,
- * JSON written) and appends them to the DuckDB file in one transaction. Another timer applies
+ * `flushRows` rows wait) turns the buffer into compact lines off the request path (personal data
+ * masked: observation-rows.ts) and stores them in the DuckDB file in one transaction. (Encoding
+ * every few hundred rows as they come, so observations die young, was measured and did not pay:
+ * within noise of ±0.5 µs a row at 4,000 and 20,000 requests a second.) Another timer applies
  * each app's retention and size cap. `close()` writes everything still waiting.
  */
 import type { PredictObservation, PredictObserver } from "../observation.ts";
 import { createPiiMasker, type PiiMasker } from "../pii-mask.ts";
+import { observationLines } from "./observation-rows.ts";
 import type { ParsedOutcome } from "./outcome-input.ts";
 import {
-  type LoggedPrediction,
   PredictionStore,
   type RetentionSettings,
   type WindowData,
@@ -144,7 +146,10 @@ export class PredictionLog implements PredictObserver {
     }
     try {
       await this.saveSettings(store, batch);
-      this.written += await store.insertPredictions(loggedRows(batch, this.masker));
+      const masker = this.masker;
+      this.written += await store.insertBatch((catalog, atBase) =>
+        observationLines(batch, masker, catalog, atBase),
+      );
       this.flushes++;
     } catch (error) {
       // The batch was one transaction: none of it is in the file.
@@ -155,7 +160,11 @@ export class PredictionLog implements PredictObserver {
 
   private async saveSettings(store: PredictionStore, batch: readonly PredictObservation[]) {
     const at = this.now();
+    let last: PredictObservation["served"] | undefined;
     for (const o of batch) {
+      // Consecutive observations mostly share their version: look it up when it changes.
+      if (o.served === last) continue;
+      last = o.served;
       const { workspaceId, app } = o.served;
       const { maxRows, retentionDays } = o.served.monitoring.predictionLog;
       const key = `${workspaceId}\n${app}`;
@@ -241,51 +250,5 @@ export class PredictionLogUnavailableError extends Error {
   constructor() {
     super("The prediction log is not available on this server");
     this.name = "PredictionLogUnavailableError";
-  }
-}
-
-/** One row per record of each observation, masked as it is read: the store writes it at once. */
-function* loggedRows(
-  batch: readonly PredictObservation[],
-  masker: PiiMasker,
-): Generator<LoggedPrediction> {
-  for (const o of batch) {
-    const records = o.records ?? [];
-    const answers = o.answers ?? [];
-    const served = o.served;
-    const task = served.predictor.artifact.header.task.kind;
-    const classes = served.predictor.artifact.header.recipe.target.classes ?? [];
-    const positiveLabel = task === "binary" ? (classes[1] ?? null) : null;
-    for (let i = 0; i < records.length; i++) {
-      const answer = answers[i];
-      const prediction = answer?.prediction;
-      const probabilities = answer?.probabilities;
-      const positive = positiveLabel === null ? undefined : probabilities?.[positiveLabel];
-      yield {
-        requestId: o.requestId,
-        row: i,
-        workspaceId: served.workspaceId,
-        app: served.app,
-        appVersion: served.version,
-        appVersionId: served.appVersionId,
-        modelName: served.model.name,
-        modelVersion: served.model.version,
-        task,
-        at: o.at,
-        latencyMs: o.latencyMs,
-        modelMs: o.modelMs ?? null,
-        traceId: o.traceId ?? null,
-        cacheHit: o.cacheHit === true,
-        input: masker.maskValue(records[i]),
-        output: masker.maskValue(answer ?? null),
-        predictionLabel:
-          task !== "regression" && prediction !== undefined ? String(prediction) : null,
-        predictionValue:
-          task === "regression" && typeof prediction === "number" ? prediction : null,
-        positiveLabel,
-        score: typeof positive === "number" ? positive : null,
-        probabilities: task !== "regression" && probabilities ? probabilities : null,
-      };
-    }
   }
 }

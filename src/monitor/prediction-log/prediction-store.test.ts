@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAX_ROW_BYTES } from "./log-rows.ts";
 import type { ParsedOutcome } from "./outcome-input.ts";
 import { type LoggedPrediction, PredictionStore, predictionLogPath } from "./prediction-store.ts";
 
@@ -81,12 +83,21 @@ describe("PredictionStore", () => {
   });
 
   it("logs a row too large to read back with its size instead, and keeps its batch", async () => {
-    const huge = row("huge", NOW, { input: { note: "x".repeat(17 * 1024 * 1024) } });
-    await store.insertPredictions([row("small", NOW), huge]);
+    const note = (text: string) => ({ input: { note: text } });
+    await store.insertPredictions([
+      row("small", NOW),
+      row("huge", NOW, note("x".repeat(17 * 1024 * 1024))),
+      // Just under the limit: kept whole. Over it in bytes though not in characters: replaced.
+      row("near", NOW, note("x".repeat(MAX_ROW_BYTES - 400))),
+      row("wide", NOW, note("é".repeat(MAX_ROW_BYTES / 2 + 10))),
+    ]);
     const rows = await store.query("SELECT request_id, input FROM predictions ORDER BY request_id");
-    expect(rows[0]?.[0]).toBe("huge");
-    expect(JSON.parse(String(rows[0]?.[1]))).toMatchObject({ truncated: true });
-    expect(rows[1]).toEqual(["small", '{"tenure":1}']);
+    const input = (i: number) => JSON.parse(String(rows[i]?.[1])) as Record<string, unknown>;
+    expect(rows.map((r) => r[0])).toEqual(["huge", "near", "small", "wide"]);
+    expect(input(0)).toMatchObject({ truncated: true });
+    expect(input(1)).toEqual(note("x".repeat(MAX_ROW_BYTES - 400)).input);
+    expect(rows[2]).toEqual(["small", '{"tenure":1}']);
+    expect(input(3)).toMatchObject({ truncated: true, bytes: expect.any(Number) });
   });
 
   it("deletes rows older than the app's retention, and keeps only its newest maxRows", async () => {
@@ -189,5 +200,117 @@ describe("PredictionStore", () => {
       { version: 1, bucket: 1, event: "buy", count: 1, value: 3 },
       { version: 2, bucket: 1, event: "buy", count: 1, value: 0 },
     ]);
+  });
+
+  it("keeps what rows share once per version, and forgets what a failed batch added", async () => {
+    await store.insertPredictions([row("a", NOW), row("b", NOW)]);
+    // A batch that fails takes the version it added with it; the next one adds it again.
+    const other = { app: "other", appVersionId: "av9" };
+    await expect(
+      store.insertPredictions([row("x", NOW, other), row("y", NOW, { ...other, row: 2 ** 40 })]),
+    ).rejects.toThrow();
+    await store.insertPredictions([row("z", NOW, other)]);
+    await store.close();
+    store = await PredictionStore.open(predictionLogPath(dir));
+    // Reopened, the file's versions are known again: no second row for the same version.
+    await store.insertPredictions([row("c", NOW), row("w", NOW, other)]);
+    expect(
+      await store.query("SELECT app, count(*) FROM log_versions GROUP BY app ORDER BY app"),
+    ).toEqual([
+      ["churn", 1n],
+      ["other", 1n],
+    ]);
+    expect(
+      await store.query("SELECT request_id, app FROM predictions ORDER BY request_id"),
+    ).toEqual([
+      ["a", "churn"],
+      ["b", "churn"],
+      ["c", "churn"],
+      ["w", "other"],
+      ["z", "other"],
+    ]);
+  });
+
+  it("brings a schema 1 file (one wide table) up to date, rows and retention intact", async () => {
+    await store.close();
+    const file = path.join(dir, "old", "predictions.duckdb");
+    mkdirSync(path.dirname(file));
+    const old = await DuckDBInstance.create(file);
+    const c = await old.connect();
+    for (const statement of [
+      "CREATE TABLE log_schema (version INTEGER NOT NULL)",
+      "INSERT INTO log_schema VALUES (1)",
+      `CREATE TABLE predictions (request_id VARCHAR NOT NULL, row_index INTEGER NOT NULL,
+        workspace_id VARCHAR NOT NULL, app VARCHAR NOT NULL, app_version INTEGER NOT NULL,
+        app_version_id VARCHAR NOT NULL, model_name VARCHAR NOT NULL,
+        model_version INTEGER NOT NULL, task VARCHAR NOT NULL, predicted_at TIMESTAMP NOT NULL,
+        latency_ms DOUBLE NOT NULL, model_ms DOUBLE, trace_id VARCHAR, cache_hit BOOLEAN NOT NULL,
+        input JSON NOT NULL, output JSON NOT NULL, prediction_label VARCHAR,
+        prediction_value DOUBLE, positive_label VARCHAR, score DOUBLE, probabilities JSON)`,
+      `INSERT INTO predictions VALUES
+        ('r1', 0, 'ws', 'churn', 1, 'av1', 'churn', 1, 'binary', TIMESTAMP '2025-06-15 11:00:00',
+         1.5, 0.2, NULL, false, '{"tenure":1}', '{"prediction":"No"}', 'No', NULL, 'Yes', 0.2,
+         '{"No":0.8,"Yes":0.2}'),
+        ('r2', 0, 'ws', 'charges', 2, 'av2', 'charges', 1, 'regression',
+         TIMESTAMP '2025-06-15 11:30:00', 2.5, NULL, 'abc', true, '{"tenure":2}',
+         '{"prediction":42.5}', NULL, 42.5, NULL, NULL, NULL)`,
+      `CREATE TABLE outcomes (workspace_id VARCHAR NOT NULL, app VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL, row_index INTEGER NOT NULL, kind VARCHAR NOT NULL,
+        event VARCHAR NOT NULL, actual_label VARCHAR, actual_value DOUBLE, value DOUBLE,
+        reported_at TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, app, request_id, row_index, kind, event))`,
+      `CREATE TABLE log_settings (workspace_id VARCHAR NOT NULL, app VARCHAR NOT NULL,
+        max_rows BIGINT NOT NULL, retention_days INTEGER NOT NULL, updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (workspace_id, app))`,
+      "INSERT INTO log_settings VALUES ('ws', 'churn', 1, 30, TIMESTAMP '2025-06-15 00:00:00')",
+    ]) {
+      await c.run(statement);
+    }
+    c.closeSync();
+    old.closeSync();
+    store = await PredictionStore.open(file);
+    expect(await store.query("SELECT version FROM log_schema")).toEqual([[2]]);
+    const columns = `request_id, workspace_id, app, app_version, task, latency_ms, trace_id,
+      cache_hit, input, output, prediction_label, prediction_value, positive_label, score,
+      probabilities`;
+    expect(await store.query(`SELECT ${columns} FROM predictions ORDER BY request_id`)).toEqual([
+      [
+        "r1",
+        "ws",
+        "churn",
+        1,
+        "binary",
+        1.5,
+        null,
+        false,
+        '{"tenure":1}',
+        '{"prediction":"No"}',
+        "No",
+        null,
+        "Yes",
+        0.2,
+        '{"No":0.8,"Yes":0.2}',
+      ],
+      [
+        "r2",
+        "ws",
+        "charges",
+        2,
+        "regression",
+        2.5,
+        "abc",
+        true,
+        '{"tenure":2}',
+        '{"prediction":42.5}',
+        null,
+        42.5,
+        null,
+        null,
+        null,
+      ],
+    ]);
+    // New rows join the old ones, and retention still applies per app.
+    await store.insertPredictions([row("r3", NOW)]);
+    expect(await store.enforceRetention(NOW)).toEqual({ predictions: 1, outcomes: 0 });
+    expect(await ids()).toEqual(["r2", "r3"]);
   });
 });

@@ -6,11 +6,13 @@
  * file answers both without a server. A DuckDB file has one writer process, so each replica
  * keeps its own log in its own data dir; a report covers the predictions this replica logged.
  *
- * All writes go through one connection, one at a time (a batch of predictions is one
+ * Rows are stored slim (log-rows.ts): `prediction_rows` refers to `log_versions` and
+ * `log_shapes` for what rows share, and the `predictions` view puts them back together for
+ * readers. All writes go through one connection, one at a time (a batch of predictions is one
  * transaction, so a crash loses a whole batch or nothing); reads use a second connection, each
  * report inside one read transaction so its queries see the same snapshot.
  */
-import { mkdir, open, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
@@ -18,6 +20,7 @@ import {
   type DuckDBConnection,
   DuckDBInstance,
   DuckDBListType,
+  DuckDBListValue,
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
@@ -26,6 +29,13 @@ import {
   VARCHAR,
 } from "@duckdb/node-api";
 import { quoteLiteral, toNumber } from "../../data/duckdb-sql.ts";
+import {
+  batchSelect,
+  type CatalogBatch,
+  LogCatalog,
+  type LoggedVersion,
+  rowLine,
+} from "./log-rows.ts";
 import type { ParsedOutcome } from "./outcome-input.ts";
 
 /** Where a server keeps its prediction log, under its data dir. */
@@ -33,7 +43,11 @@ export function predictionLogPath(dataDir: string): string {
   return path.join(dataDir, "monitor", "predictions.duckdb");
 }
 
-/** One logged row: one record of a sampled request and the answer it got. */
+/**
+ * One logged row, whole: one record of a sampled request and the answer it got. The log writes
+ * observations compactly (observation-rows.ts); this form is for tools and tests that write
+ * rows directly (`insertPredictions`), and is what the `predictions` view reads back.
+ */
 export interface LoggedPrediction {
   readonly requestId: string;
   /** The record's index in the request (`rows[i]`); 0 for a single record. */
@@ -47,6 +61,7 @@ export interface LoggedPrediction {
   readonly task: "binary" | "multiclass" | "regression";
   /** When the request was received, epoch ms. */
   readonly at: number;
+  /** Kept to the microsecond, as `modelMs`. */
   readonly latencyMs: number;
   readonly modelMs: number | null;
   readonly traceId: string | null;
@@ -72,25 +87,34 @@ export interface RetentionSettings {
   readonly retentionDays: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /**
- * The log shares the machine with the requests it describes: DuckDB gets two threads and
- * 512 MB (a large report spills to `<file>.tmp` beyond it) instead of every core and 80% of
- * the memory, its defaults.
+ * The log shares the machine with the requests it describes, and logging every request must
+ * cost each little CPU. DuckDB gets one thread (a second one costs more CPU per row than it
+ * saves: measured 2.9 against 4.4-5.3 µs a row to store a large batch; reports run on one core)
+ * and 512 MB (a large report spills to `<file>.tmp` beyond it) instead of every core and 80% of
+ * the memory, its defaults. Checkpoints wait for 64 MB of write-ahead log instead of 16: each
+ * one compresses again the row group that batches of a few thousand rows keep appending to,
+ * which at 16 MB cost as much as storing the rows (4.6 against 2.8 µs a row).
  */
-const DUCKDB_SETTINGS: Record<string, string> = { threads: "2", memory_limit: "512MB" };
+const DUCKDB_SETTINGS: Record<string, string> = {
+  threads: "1",
+  memory_limit: "512MB",
+  checkpoint_threshold: "64MB",
+};
 
 /**
- * The tables. `predictions` has no key: request ids are unique unless a caller reuses its own
- * `X-Request-Id`, and an index over millions of rows would cost more than the scans it saves.
+ * The tables. `prediction_rows` has no key: request ids are unique unless a caller reuses its
+ * own `X-Request-Id`, and an index over millions of rows would cost more than the scans it
+ * saves. Its JSON is stored as VARCHAR (the log writes it with JSON.stringify, so it is valid;
+ * the JSON type would parse every value again on insert). `log_versions` and `log_shapes` are
+ * what rows share (log-rows.ts); they are never deleted (a few rows per app version).
  * `outcomes` is keyed, so the latest report of an outcome replaces the earlier one.
  */
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS log_schema (version INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS predictions (
-    request_id VARCHAR NOT NULL,
-    row_index INTEGER NOT NULL,
+const TABLES = [
+  `CREATE TABLE IF NOT EXISTS log_versions (
+    version_key INTEGER PRIMARY KEY,
     workspace_id VARCHAR NOT NULL,
     app VARCHAR NOT NULL,
     app_version INTEGER NOT NULL,
@@ -98,18 +122,26 @@ const SCHEMA = [
     model_name VARCHAR NOT NULL,
     model_version INTEGER NOT NULL,
     task VARCHAR NOT NULL,
+    positive_label VARCHAR,
+    classes VARCHAR[]
+  )`,
+  `CREATE TABLE IF NOT EXISTS log_shapes (shape_id INTEGER PRIMARY KEY, keys VARCHAR[] NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS prediction_rows (
+    request_id VARCHAR NOT NULL,
+    row_index INTEGER NOT NULL,
+    version_key INTEGER NOT NULL,
     predicted_at TIMESTAMP NOT NULL,
     latency_ms DOUBLE NOT NULL,
     model_ms DOUBLE,
     trace_id VARCHAR,
     cache_hit BOOLEAN NOT NULL,
-    input JSON NOT NULL,
-    output JSON NOT NULL,
+    shape_id INTEGER,
+    input VARCHAR NOT NULL,
     prediction_label VARCHAR,
     prediction_value DOUBLE,
-    positive_label VARCHAR,
     score DOUBLE,
-    probabilities JSON
+    probabilities VARCHAR,
+    output VARCHAR
   )`,
   `CREATE TABLE IF NOT EXISTS outcomes (
     workspace_id VARCHAR NOT NULL,
@@ -134,78 +166,141 @@ const SCHEMA = [
   )`,
 ];
 
-/** Rows serialized between yields to the event loop, so a large flush never blocks requests long. */
-const WRITE_SLICE = 500;
+/** Probabilities as logged: stored, or (compact binary rows) rebuilt from the score. */
+const PROBABILITIES = `coalesce(CAST(r.probabilities AS JSON),
+  CASE WHEN v.task = 'binary' AND r.output IS NULL AND r.score IS NOT NULL
+    THEN json_object(v.classes[1], 1 - r.score, v.classes[2], r.score) END)`;
+
 /**
- * Largest row DuckDB reads from a batch file (its reader's default), far above the request
- * bodies the server takes by default; a larger row is logged with its input and output replaced
- * by their size, rather than failing its batch.
+ * Every logged row whole, as `LoggedPrediction` describes it (input, output and probabilities as
+ * JSON): what tools and tests read. Reports read the tables, which is cheaper.
  */
-const MAX_ROW_BYTES = 16 * 1024 * 1024;
+const PREDICTIONS_VIEW = `CREATE OR REPLACE VIEW predictions AS
+  SELECT r.request_id, r.row_index, v.workspace_id, v.app, v.app_version, v.app_version_id,
+    v.model_name, v.model_version, v.task, r.predicted_at, r.latency_ms, r.model_ms, r.trace_id,
+    r.cache_hit,
+    CASE WHEN r.shape_id IS NULL THEN CAST(r.input AS JSON)
+      ELSE to_json(map_from_entries(list_zip(s.keys, json_extract(r.input, '$[*]')))) END AS input,
+    coalesce(CAST(r.output AS JSON), CASE WHEN v.task = 'regression'
+      THEN json_object('prediction', r.prediction_value)
+      ELSE json_object('prediction', r.prediction_label, 'probabilities', ${PROBABILITIES}) END)
+      AS output,
+    r.prediction_label, r.prediction_value, v.positive_label, r.score,
+    ${PROBABILITIES} AS probabilities
+  FROM prediction_rows r JOIN log_versions v USING (version_key)
+    LEFT JOIN log_shapes s USING (shape_id)`;
 
-/** A batch file's columns: the table's, with the time as epoch microseconds. */
-const NDJSON_FIELDS: readonly (readonly [string, string])[] = [
-  ["request_id", "VARCHAR"],
-  ["row_index", "INTEGER"],
-  ["workspace_id", "VARCHAR"],
-  ["app", "VARCHAR"],
-  ["app_version", "INTEGER"],
-  ["app_version_id", "VARCHAR"],
-  ["model_name", "VARCHAR"],
-  ["model_version", "INTEGER"],
-  ["task", "VARCHAR"],
-  ["at_us", "BIGINT"],
-  ["latency_ms", "DOUBLE"],
-  ["model_ms", "DOUBLE"],
-  ["trace_id", "VARCHAR"],
-  ["cache_hit", "BOOLEAN"],
-  ["input", "JSON"],
-  ["output", "JSON"],
-  ["prediction_label", "VARCHAR"],
-  ["prediction_value", "DOUBLE"],
-  ["positive_label", "VARCHAR"],
-  ["score", "DOUBLE"],
-  ["probabilities", "JSON"],
+/**
+ * From schema 1 (one wide `predictions` table): its rows move into `prediction_rows`, with a
+ * `log_versions` row per distinct set of shared values; inputs stay JSON objects.
+ */
+const FROM_VERSION_1 = [
+  "ALTER TABLE predictions RENAME TO predictions_v1",
+  ...TABLES.slice(0, 3),
+  `INSERT INTO log_versions
+    SELECT row_number() OVER (), workspace_id, app, app_version, app_version_id, model_name,
+      model_version, task, positive_label, NULL
+    FROM (SELECT DISTINCT workspace_id, app, app_version, app_version_id, model_name,
+      model_version, task, positive_label FROM predictions_v1)`,
+  `INSERT INTO prediction_rows
+    SELECT p.request_id, p.row_index, v.version_key, p.predicted_at, p.latency_ms, p.model_ms,
+      p.trace_id, p.cache_hit, NULL, CAST(p.input AS VARCHAR), p.prediction_label,
+      p.prediction_value, p.score, CAST(p.probabilities AS VARCHAR), CAST(p.output AS VARCHAR)
+    FROM predictions_v1 p JOIN log_versions v
+      ON v.workspace_id = p.workspace_id AND v.app = p.app AND v.app_version = p.app_version
+      AND v.app_version_id = p.app_version_id AND v.model_name = p.model_name
+      AND v.model_version = p.model_version AND v.task = p.task
+      AND v.positive_label IS NOT DISTINCT FROM p.positive_label`,
+  "DROP TABLE predictions_v1",
+  "UPDATE log_schema SET version = 2",
 ];
-const NDJSON_COLUMNS = `{${NDJSON_FIELDS.map(([name, type]) => `${name}: '${type}'`).join(", ")}}`;
-const NDJSON_SELECT = NDJSON_FIELDS.map(([name]) =>
-  name === "at_us" ? "make_timestamp(at_us)" : name,
-).join(", ");
 
-/** One row of a batch file, its fields in NDJSON_FIELDS order. */
-function ndjsonLine(r: LoggedPrediction): string {
-  const line = ndjsonObject(r);
-  if (line.length * 3 < MAX_ROW_BYTES) return line;
-  const bytes = Buffer.byteLength(line);
-  if (bytes < MAX_ROW_BYTES) return line;
-  const tooLarge = { truncated: true, bytes };
-  return ndjsonObject({ ...r, input: tooLarge, output: tooLarge });
+/** Rows written between yields to the event loop, so a large flush never blocks requests long. */
+const WRITE_SLICE = 500;
+
+/** A batch's lines, made as they are written; new versions and shapes go to `catalog`. */
+export type BatchLines = (catalog: CatalogBatch, atBase: number) => Iterable<string>;
+
+/** Lines written to a batch file, in slices with a turn of the event loop between them. */
+async function writeLines(handle: FileHandle, lines: Iterable<string>): Promise<number> {
+  let count = 0;
+  let text = "";
+  // Rows are made (masked) as they are written, so a batch never sits in memory whole.
+  for (const line of lines) {
+    text += line;
+    if (++count % WRITE_SLICE === 0) {
+      await handle.write(text);
+      text = "";
+      await nextTurn();
+    }
+  }
+  if (text !== "") await handle.write(text);
+  return count;
 }
 
-function ndjsonObject(r: LoggedPrediction): string {
-  return JSON.stringify({
-    request_id: r.requestId,
-    row_index: r.row,
-    workspace_id: r.workspaceId,
-    app: r.app,
-    app_version: r.appVersion,
-    app_version_id: r.appVersionId,
-    model_name: r.modelName,
-    model_version: r.modelVersion,
-    task: r.task,
-    at_us: Math.round(r.at * 1000),
-    latency_ms: r.latencyMs,
-    model_ms: r.modelMs,
-    trace_id: r.traceId,
-    cache_hit: r.cacheHit,
-    input: r.input ?? null,
-    output: r.output ?? null,
-    prediction_label: r.predictionLabel,
-    prediction_value: r.predictionValue,
-    positive_label: r.positiveLabel,
-    score: r.score,
-    probabilities: r.probabilities,
-  });
+/** The versions and shapes a batch adds, inside its transaction. */
+async function insertCatalogAdditions(c: DuckDBConnection, batch: CatalogBatch): Promise<void> {
+  for (const [key, v] of batch.versions.values()) {
+    await c.run(
+      "INSERT INTO log_versions VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      [
+        key,
+        v.workspaceId,
+        v.app,
+        v.appVersion,
+        v.appVersionId,
+        v.modelName,
+        v.modelVersion,
+        v.task,
+        v.positiveLabel,
+        v.classes === null ? null : listValue([...v.classes]),
+      ],
+      [INTEGER, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHARS],
+    );
+  }
+  for (const [id, keys] of batch.shapes.values()) {
+    await c.run(
+      "INSERT INTO log_shapes VALUES ($1, $2)",
+      [id, listValue([...keys])],
+      [INTEGER, VARCHARS],
+    );
+  }
+}
+
+/** The version keys of the app given as $1 (workspace) and $2 (app). */
+const APP_VERSIONS = "SELECT version_key FROM log_versions WHERE workspace_id = $1 AND app = $2";
+
+/** The catalog of versions and shapes stored in the file. */
+async function loadCatalog(c: DuckDBConnection): Promise<LogCatalog> {
+  const catalog = new LogCatalog();
+  const versions = await c.runAndReadAll(
+    `SELECT version_key, workspace_id, app, app_version, app_version_id, model_name,
+            model_version, task, positive_label, classes FROM log_versions`,
+  );
+  for (const r of versions.getRows()) {
+    const task = r[7];
+    const classes = r[9];
+    if (task !== "binary" && task !== "multiclass" && task !== "regression") {
+      catalog.loadVersion(toNumber(r[0]), null);
+      continue;
+    }
+    catalog.loadVersion(toNumber(r[0]), {
+      workspaceId: String(r[1]),
+      app: String(r[2]),
+      appVersion: toNumber(r[3]),
+      appVersionId: String(r[4]),
+      modelName: String(r[5]),
+      modelVersion: toNumber(r[6]),
+      task,
+      positiveLabel: r[8] === null ? null : String(r[8]),
+      classes: classes instanceof DuckDBListValue ? classes.items.map(String) : null,
+    } satisfies LoggedVersion);
+  }
+  const shapes = await c.runAndReadAll("SELECT shape_id, keys FROM log_shapes");
+  for (const [id, keys] of shapes.getRows()) {
+    if (keys instanceof DuckDBListValue) catalog.loadShape(toNumber(id), keys.items.map(String));
+  }
+  return catalog;
 }
 
 const micros = (ms: number) => timestampValue(BigInt(Math.round(ms * 1000)));
@@ -266,21 +361,39 @@ export class PredictionStore {
     private readonly instance: DuckDBInstance,
     private readonly writer: DuckDBConnection,
     private readonly reader: DuckDBConnection,
+    /** What rows share, as stored; only the write chain uses it. */
+    private readonly catalog: LogCatalog,
   ) {}
 
-  /** Open (or create) the log file and its tables. */
+  /** Open (or create) the log file and its tables, bringing an older schema up to date. */
   static async open(file: string): Promise<PredictionStore> {
     await mkdir(path.dirname(file), { recursive: true });
+    // A batch file a stopped process left was never committed: like its open transaction.
+    await rm(`${file}.batch.tsv`, { force: true });
     const instance = await DuckDBInstance.create(file, DUCKDB_SETTINGS);
     try {
       const writer = await instance.connect();
       const reader = await instance.connect();
-      for (const statement of SCHEMA) await writer.run(statement);
-      const version = await writer.runAndReadAll("SELECT max(version) FROM log_schema");
-      if (version.getRows()[0]?.[0] === null) {
-        await writer.run("INSERT INTO log_schema VALUES ($1)", [SCHEMA_VERSION], [INTEGER]);
+      await writer.run("CREATE TABLE IF NOT EXISTS log_schema (version INTEGER NOT NULL)");
+      const found = (
+        await writer.runAndReadAll("SELECT max(version) FROM log_schema")
+      ).getRows()[0]?.[0];
+      if (found === null || found === undefined) {
+        await PredictionStore.transaction(writer, async () => {
+          for (const statement of TABLES) await writer.run(statement);
+          await writer.run("INSERT INTO log_schema VALUES ($1)", [SCHEMA_VERSION], [INTEGER]);
+        });
+      } else if (toNumber(found) === 1) {
+        await PredictionStore.transaction(writer, async () => {
+          for (const statement of FROM_VERSION_1) await writer.run(statement);
+        });
+      } else if (toNumber(found) !== SCHEMA_VERSION) {
+        throw new Error(`The prediction log ${file} has schema ${found}, newer than this server`);
       }
-      return new PredictionStore(file, instance, writer, reader);
+      for (const statement of TABLES) await writer.run(statement);
+      await writer.run(PREDICTIONS_VIEW);
+      const catalog = await loadCatalog(writer);
+      return new PredictionStore(file, instance, writer, reader, catalog);
     } catch (error) {
       instance.closeSync();
       throw error;
@@ -316,44 +429,78 @@ export class PredictionStore {
   }
 
   /**
-   * Write a batch of predictions in one transaction. The rows are written as NDJSON to a file
-   * beside the log, in slices with a turn of the event loop between them, and DuckDB reads that
-   * file in one INSERT on its own threads: per row this costs the main thread one
-   * JSON.stringify, where an appender costs a native call per value (measured: 4 µs against 14
-   * µs a row for churn's 19 columns).
+   * Write a batch in one transaction: its new versions and shapes, and its rows. The lines are
+   * written to a file beside the log as they are made, in slices with a turn of the event loop
+   * between them, and DuckDB reads that file in one INSERT on its own thread: per row the
+   * event loop builds one short line (an appender would cost a native call per value).
    */
-  insertPredictions(rows: Iterable<LoggedPrediction>): Promise<number> {
+  insertBatch(lines: BatchLines): Promise<number> {
     return this.write(async (c) => {
-      const file = `${this.path}.batch.ndjson`;
-      const handle = await open(file, "w");
-      let count = 0;
+      const file = `${this.path}.batch.tsv`;
+      const atBase = Date.now();
+      // What the batch adds to the catalog becomes known only once it is committed.
+      const added = this.catalog.batch();
       try {
-        // Rows are made (masked) as they are written, so a batch never sits in memory whole.
-        let text = "";
-        for (const row of rows) {
-          text += `${ndjsonLine(row)}\n`;
-          if (++count % WRITE_SLICE === 0) {
-            await handle.write(text);
-            text = "";
-            await nextTurn();
-          }
+        const handle = await open(file, "w");
+        let count: number;
+        try {
+          count = await writeLines(handle, lines(added, atBase));
+        } finally {
+          await handle.close();
         }
-        if (text !== "") await handle.write(text);
-      } finally {
-        await handle.close();
-      }
-      try {
         if (count === 0) return 0;
-        return await PredictionStore.transaction(c, async () => {
-          const result = await c.run(
-            `INSERT INTO predictions SELECT ${NDJSON_SELECT} FROM read_json(${quoteLiteral(file)},
-               format = 'newline_delimited', maximum_object_size = ${MAX_ROW_BYTES},
-               columns = ${NDJSON_COLUMNS})`,
-          );
-          return result.rowsChanged;
-        });
+        const insert = `INSERT INTO prediction_rows ${batchSelect(quoteLiteral(file), atBase)}`;
+        // One statement is one transaction; new versions and shapes need one around them all.
+        const inserted =
+          added.versions.size === 0 && added.shapes.size === 0
+            ? (await c.run(insert)).rowsChanged
+            : await PredictionStore.transaction(c, async () => {
+                await insertCatalogAdditions(c, added);
+                return (await c.run(insert)).rowsChanged;
+              });
+        this.catalog.commit(added);
+        return inserted;
       } finally {
         await rm(file, { force: true });
+      }
+    });
+  }
+
+  /** Write whole rows (tools, tests) in one transaction; they are stored as given. */
+  insertPredictions(rows: Iterable<LoggedPrediction>): Promise<number> {
+    return this.insertBatch(function* (catalog, atBase) {
+      for (const r of rows) {
+        const versionKey = catalog.versionKey({
+          workspaceId: r.workspaceId,
+          app: r.app,
+          appVersion: r.appVersion,
+          appVersionId: r.appVersionId,
+          modelName: r.modelName,
+          modelVersion: r.modelVersion,
+          task: r.task,
+          positiveLabel: r.positiveLabel,
+          classes: null,
+        });
+        yield rowLine(
+          {
+            requestId: r.requestId,
+            row: r.row,
+            versionKey,
+            at: r.at,
+            latencyMs: r.latencyMs,
+            modelMs: r.modelMs,
+            traceId: r.traceId,
+            cacheHit: r.cacheHit,
+            shapeId: null,
+            input: JSON.stringify(r.input ?? null),
+            predictionLabel: r.predictionLabel,
+            predictionValue: r.predictionValue,
+            score: r.score,
+            probabilities: r.probabilities === null ? null : JSON.stringify(r.probabilities),
+            output: JSON.stringify(r.output ?? null),
+          },
+          atBase,
+        );
       }
     });
   }
@@ -425,10 +572,10 @@ export class PredictionStore {
     if (keys.length === 0) return Promise.resolve(new Set());
     return this.read(async (c) => {
       const result = await c.runAndReadAll(
-        `SELECT DISTINCT p.request_id, p.row_index FROM predictions p
+        `SELECT DISTINCT p.request_id, p.row_index FROM prediction_rows p
          JOIN (SELECT unnest($3) AS request_id, unnest($4) AS row_index) k
            ON p.request_id = k.request_id AND p.row_index = k.row_index
-         WHERE p.workspace_id = $1 AND p.app = $2`,
+         WHERE p.version_key IN (${APP_VERSIONS})`,
         [
           workspaceId,
           app,
@@ -445,7 +592,8 @@ export class PredictionStore {
   latestTask(workspaceId: string, app: string): Promise<LoggedPrediction["task"] | undefined> {
     return this.read(async (c) => {
       const result = await c.runAndReadAll(
-        "SELECT task FROM predictions WHERE workspace_id = $1 AND app = $2 ORDER BY predicted_at DESC LIMIT 1",
+        `SELECT v.task FROM prediction_rows p JOIN log_versions v USING (version_key)
+         WHERE v.workspace_id = $1 AND v.app = $2 ORDER BY p.predicted_at DESC LIMIT 1`,
         [workspaceId, app],
       );
       const task = result.getRows()[0]?.[0];
@@ -457,12 +605,13 @@ export class PredictionStore {
   window(q: WindowQuery): Promise<WindowData> {
     const values = [q.workspaceId, q.app, micros(q.from), micros(q.to), q.from, q.stepMs];
     const types: DuckDBType[] = [VARCHAR, VARCHAR];
+    // Compact binary rows have no stored probabilities: the report reads their score.
     const windowed = `WITH p AS (
-      SELECT request_id, row_index, app_version, prediction_label, prediction_value, positive_label,
-             score, probabilities,
-             CAST(floor((epoch_ms(predicted_at) - $5) / $6) AS INTEGER) AS bucket
-      FROM predictions
-      WHERE workspace_id = $1 AND app = $2 AND predicted_at >= $3 AND predicted_at < $4
+      SELECT r.request_id, r.row_index, v.app_version, r.prediction_label, r.prediction_value,
+             v.positive_label, r.score, r.probabilities,
+             CAST(floor((epoch_ms(r.predicted_at) - $5) / $6) AS INTEGER) AS bucket
+      FROM prediction_rows r JOIN log_versions v USING (version_key)
+      WHERE v.workspace_id = $1 AND v.app = $2 AND r.predicted_at >= $3 AND r.predicted_at < $4
     ), o AS (SELECT * FROM outcomes WHERE workspace_id = $1 AND app = $2)`;
     return this.read((c) =>
       PredictionStore.transaction(c, async () => {
@@ -546,7 +695,8 @@ export class PredictionStore {
         const limit = toNumber(maxRows);
         predictions += (
           await c.run(
-            "DELETE FROM predictions WHERE workspace_id = $1 AND app = $2 AND predicted_at < $3",
+            `DELETE FROM prediction_rows
+             WHERE version_key IN (${APP_VERSIONS}) AND predicted_at < $3`,
             [...key, cutoff],
           )
         ).rowsChanged;
@@ -556,7 +706,7 @@ export class PredictionStore {
             [...key, cutoff],
           )
         ).rowsChanged;
-        predictions += await deleteBeyond(c, "predictions", "predicted_at", key, limit);
+        predictions += await deleteBeyond(c, "prediction_rows", "predicted_at", key, limit);
         outcomes += await deleteBeyond(c, "outcomes", "reported_at", key, limit);
       }
       return { predictions, outcomes };
@@ -586,19 +736,18 @@ export class PredictionStore {
 /** Delete an app's rows beyond the newest `limit` (by `column`), when there are more. */
 async function deleteBeyond(
   c: DuckDBConnection,
-  table: "predictions" | "outcomes",
+  table: "prediction_rows" | "outcomes",
   column: "predicted_at" | "reported_at",
   key: readonly string[],
   limit: number,
 ): Promise<number> {
-  const count = await c.runAndReadAll(
-    `SELECT count(*) FROM ${table} WHERE workspace_id = $1 AND app = $2`,
-    [...key],
-  );
+  const ofApp =
+    table === "outcomes" ? "workspace_id = $1 AND app = $2" : `version_key IN (${APP_VERSIONS})`;
+  const count = await c.runAndReadAll(`SELECT count(*) FROM ${table} WHERE ${ofApp}`, [...key]);
   if (toNumber(count.getRows()[0]?.[0]) <= limit) return 0;
   const deleted = await c.run(
     `DELETE FROM ${table} WHERE rowid IN (
-       SELECT rowid FROM ${table} WHERE workspace_id = $1 AND app = $2
+       SELECT rowid FROM ${table} WHERE ${ofApp}
        ORDER BY ${column} DESC, rowid DESC OFFSET $3)`,
     [...key, BigInt(limit)],
   );

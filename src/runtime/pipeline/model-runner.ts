@@ -17,8 +17,10 @@ export interface ModelRunOptions {
   /**
    * Filled, when given, with each row as the model encoded it (rows × `encodedWidth`), for
    * drift; only in-thread prediction (a request `cancellable` says waits on nothing) fills it.
+   * A plain array: a Float64Array this small keeps its bytes off the heap, which costs a
+   * request more to allocate than the copy itself.
    */
-  readonly encoded?: Float64Array;
+  readonly encoded?: number[];
 }
 
 /** A row's position in the request body, for error paths: "" for one record, "/rows/3" in a batch. */
@@ -76,13 +78,17 @@ export function modelRunner(
     records: readonly Record<string, unknown>[],
     paths: RowPaths,
     predictOptions: { unknownCategories: "bucket" | "reject"; explain: boolean },
-    encoded: Float64Array | undefined,
+    encoded: number[] | undefined,
   ): Prediction[] => {
     const out: Prediction[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       try {
         out[i] = model.predict(records[i] as Record<string, unknown>, predictOptions);
-        encoded?.set(model.encodedRow, i * model.encodedRow.length);
+        if (encoded) {
+          const row = model.encodedRow;
+          for (let f = 0, at = i * row.length; f < row.length; f++)
+            encoded[at + f] = row[f] as number;
+        }
       } catch (error) {
         if (error instanceof EncodeError) throw encodeProblem(error, paths(i));
         throw error;

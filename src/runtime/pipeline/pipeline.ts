@@ -63,13 +63,13 @@ export interface PipelineResult {
    */
   readonly modelMs?: number;
   /** The rows as the model encoded them, for drift (see `PredictObservation.encoded`). */
-  readonly encoded?: Float64Array;
+  readonly encoded?: readonly number[];
 }
 
 /** Time spent in model steps by one request, summed as its rows finish (and its encoded rows). */
 interface ModelTime {
   ms: number;
-  encoded?: Float64Array | undefined;
+  encoded?: number[] | undefined;
 }
 
 /** Ends a step's span, recording the error when the step failed. */
@@ -271,7 +271,7 @@ export class Pipeline {
     const started = performance.now();
     let predictions: Prediction[];
     const encoded = this.keepEncoded
-      ? new Float64Array(records.length * this.deps.model.encodedWidth)
+      ? new Array<number>(records.length * this.deps.model.encodedWidth)
       : undefined;
     try {
       predictions = this.deps.model.predictNow(records, request.paths, {
@@ -319,7 +319,7 @@ export class Pipeline {
     const model = this.deps.model;
     const encoded =
       this.keepEncoded && !model.cancellable(records.length)
-        ? new Float64Array(records.length * model.encodedWidth)
+        ? new Array<number>(records.length * model.encodedWidth)
         : undefined;
     const predict = (signal: AbortSignal) =>
       model.predict(records, request.paths, {

@@ -77,6 +77,8 @@ interface Admitted {
   records?: readonly Record<string, unknown>[] | undefined;
   answers?: readonly RowAnswer[] | undefined;
   modelMs?: number | undefined;
+  /** The model's encoded rows, for drift (in-thread models, drift watched). */
+  encoded?: readonly number[] | undefined;
   cacheHit?: boolean | undefined;
   errorCode?: string | undefined;
 }
@@ -252,6 +254,7 @@ function observeAnswer(
     errorCode: state.errorCode,
     latencyMs: ms,
     modelMs: state.modelMs,
+    encoded: ok ? state.encoded : undefined,
     records: ok ? state.records : undefined,
     answers: ok ? state.answers : undefined,
     cacheHit: state.cacheHit,
@@ -600,6 +603,7 @@ function finish(
     state.records = batch.records;
     state.answers = result.answers;
     state.modelMs = result.modelMs;
+    state.encoded = result.encoded;
   }
   const cache = published.runtime.cache;
   // Fallback answers are not cached: the next request should try the real steps again.
