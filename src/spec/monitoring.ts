@@ -7,7 +7,15 @@
  * `MONITORING_GROUPS`.
  */
 import type { JsonSchema } from "./contract.ts";
-import type { SettingsSchema } from "./steps/step-kind.ts";
+import {
+  filledGroup as filled,
+  flagSetting,
+  groupsJsonSchema,
+  isRecord,
+  numberSetting,
+  type SettingsGroup,
+  settingsGroup,
+} from "./settings-groups.ts";
 
 /** The prediction log: inputs, outputs, version, latency and request id of sampled requests. */
 export interface PredictionLogSettings {
@@ -82,48 +90,11 @@ export const DEFAULT_MONITORING: AppMonitoring = {
   alerts: { webhookUrl: "", onDrift: true },
 };
 
-export interface MonitoringGroup {
-  readonly key: keyof AppMonitoring;
-  readonly title: string;
-  readonly description: string;
-  readonly schema: SettingsSchema;
-}
+export type MonitoringGroup = SettingsGroup<keyof AppMonitoring>;
 
-function num(
-  title: string,
-  description: string,
-  defaultValue: number,
-  minimum: number,
-  maximum: number,
-  integer = false,
-): JsonSchema {
-  return {
-    title,
-    description,
-    type: integer ? "integer" : "number",
-    minimum,
-    maximum,
-    default: defaultValue,
-  };
-}
-
-function flag(title: string, description: string, defaultValue: boolean): JsonSchema {
-  return { title, description, type: "boolean", default: defaultValue };
-}
-
-function group(
-  key: keyof AppMonitoring,
-  title: string,
-  description: string,
-  properties: Record<string, JsonSchema>,
-): MonitoringGroup {
-  return {
-    key,
-    title,
-    description,
-    schema: { type: "object", additionalProperties: false, properties },
-  };
-}
+const num = numberSetting;
+const flag = flagSetting;
+const group = settingsGroup<keyof AppMonitoring>;
 
 const d = DEFAULT_MONITORING;
 
@@ -279,35 +250,11 @@ export const MONITORING_GROUPS: readonly MonitoringGroup[] = [
 ];
 
 /** The published schema of the spec's `monitoring`: every group and field optional. */
-export const monitoringJsonSchema: JsonSchema = {
-  type: "object",
-  additionalProperties: false,
-  description: `What is watched of the app in production; every group and field is optional and defaults as documented. Groups: ${MONITORING_GROUPS.map((g) => `${g.key} (${g.title.toLowerCase()})`).join(", ")}.`,
-  properties: Object.fromEntries(
-    MONITORING_GROUPS.map((g) => [
-      g.key,
-      {
-        ...g.schema,
-        title: g.title,
-        description: g.description,
-        default: DEFAULT_MONITORING[g.key],
-      },
-    ]),
-  ),
-};
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-function filled<T extends object>(defaults: T, given: unknown): T {
-  const out: T = { ...defaults };
-  if (!isRecord(given)) return out;
-  for (const key of Object.keys(defaults) as (keyof T & string)[]) {
-    const value: unknown = given[key];
-    if (typeof value === typeof defaults[key]) out[key] = value as T[keyof T & string];
-  }
-  return out;
-}
+export const monitoringJsonSchema: JsonSchema = groupsJsonSchema(
+  "What is watched of the app in production",
+  MONITORING_GROUPS,
+  DEFAULT_MONITORING,
+);
 
 /** A spec's `monitoring` (already checked against its schema) with every default filled in. */
 export function fillMonitoring(given: unknown): AppMonitoring {

@@ -7,7 +7,15 @@
  * `POLICY_GROUPS`, and the runtime reads plain numbers without checking for absence.
  */
 import type { JsonSchema } from "./contract.ts";
-import type { SettingsSchema } from "./steps/step-kind.ts";
+import {
+  filledGroup as filled,
+  flagSetting,
+  groupsJsonSchema,
+  isRecord,
+  numberSetting,
+  type SettingsGroup,
+  settingsGroup,
+} from "./settings-groups.ts";
 
 /** Token buckets; a rate of 0 means no limit at that scope. */
 export interface RateLimitPolicy {
@@ -72,13 +80,7 @@ export const DEFAULT_POLICIES: AppPolicies = {
 };
 
 /** One group of policies: a flat settings schema the Studio turns into one form. */
-export interface PolicyGroup {
-  readonly key: keyof AppPolicies;
-  readonly title: string;
-  /** One sentence for the form's heading and the published schema. */
-  readonly description: string;
-  readonly schema: SettingsSchema;
-}
+export type PolicyGroup = SettingsGroup<keyof AppPolicies>;
 
 const RATE_LIMIT = 1_000_000;
 
@@ -89,26 +91,11 @@ function integer(
   minimum: number,
   maximum: number,
 ): JsonSchema {
-  return { title, description, type: "integer", minimum, maximum, default: defaultValue };
+  return numberSetting(title, description, defaultValue, minimum, maximum, true);
 }
 
-function flag(title: string, description: string, defaultValue: boolean): JsonSchema {
-  return { title, description, type: "boolean", default: defaultValue };
-}
-
-function group(
-  key: keyof AppPolicies,
-  title: string,
-  description: string,
-  properties: Record<string, JsonSchema>,
-): PolicyGroup {
-  return {
-    key,
-    title,
-    description,
-    schema: { type: "object", additionalProperties: false, properties },
-  };
-}
+const flag = flagSetting;
+const group = settingsGroup<keyof AppPolicies>;
 
 const d = DEFAULT_POLICIES;
 
@@ -260,31 +247,11 @@ export const POLICY_GROUPS: readonly PolicyGroup[] = [
 ];
 
 /** The published schema of the spec's `policies`: every group and field optional. */
-export const policiesJsonSchema: JsonSchema = {
-  type: "object",
-  additionalProperties: false,
-  description: `What keeps the app standing under load; every group and field is optional and defaults as documented. Groups: ${POLICY_GROUPS.map((g) => `${g.key} (${g.title.toLowerCase()})`).join(", ")}.`,
-  properties: Object.fromEntries(
-    POLICY_GROUPS.map((g) => [
-      g.key,
-      { ...g.schema, title: g.title, description: g.description, default: DEFAULT_POLICIES[g.key] },
-    ]),
-  ),
-};
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** The defaults' fields, each taken from `given` when it is there with the default's type. */
-function filled<T extends object>(defaults: T, given: unknown): T {
-  const out: T = { ...defaults };
-  if (!isRecord(given)) return out;
-  for (const key of Object.keys(defaults) as (keyof T & string)[]) {
-    const value: unknown = given[key];
-    if (typeof value === typeof defaults[key]) out[key] = value as T[keyof T & string];
-  }
-  return out;
-}
+export const policiesJsonSchema: JsonSchema = groupsJsonSchema(
+  "What keeps the app standing under load",
+  POLICY_GROUPS,
+  DEFAULT_POLICIES,
+);
 
 /**
  * A spec's `policies` (already checked against `policiesJsonSchema`) with every default filled

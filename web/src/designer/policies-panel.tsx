@@ -9,6 +9,7 @@
 import type { SpecProblem } from "../../../src/spec/app-spec.ts";
 import { MONITORING_GROUPS } from "../../../src/spec/monitoring.ts";
 import { POLICY_GROUPS } from "../../../src/spec/policies.ts";
+import type { SettingsGroup } from "../../../src/spec/settings-groups.ts";
 import { webhookSettingsSchema } from "../../../src/spec/webhook.ts";
 import { Card } from "../components/ui.tsx";
 import { describeProblem, within } from "./problems.ts";
@@ -79,19 +80,14 @@ export function PoliciesPanel({
           </ul>
         ) : null}
         {POLICY_GROUPS.map((group) => (
-          <fieldset key={group.key} className="designer-group" data-policy-group={group.key}>
-            <legend>{group.title}</legend>
-            <p className="field-hint">{group.description}</p>
-            {settingFields(group.schema).map((f) => (
-              <SettingInput
-                key={f.key}
-                field={f}
-                value={child(child(policies, group.key), f.key)}
-                error={fieldError(`/policies/${group.key}/${f.key}`)}
-                onChange={(value) => onPolicy(group.key, f.key, value)}
-              />
-            ))}
-          </fieldset>
+          <GroupFieldset
+            key={group.key}
+            group={group}
+            section="policies"
+            values={child(policies, group.key)}
+            fieldError={fieldError}
+            onChange={onPolicy}
+          />
         ))}
         <fieldset className="designer-group" data-policy-group="webhook">
           <legend>Webhook</legend>
@@ -110,21 +106,52 @@ export function PoliciesPanel({
           ))}
         </fieldset>
         {MONITORING_GROUPS.map((group) => (
-          <fieldset key={group.key} className="designer-group" data-monitoring-group={group.key}>
-            <legend>{group.title}</legend>
-            <p className="field-hint">{group.description}</p>
-            {settingFields(group.schema).map((f) => (
-              <SettingInput
-                key={f.key}
-                field={f}
-                value={child(child(monitoring, group.key), f.key)}
-                error={fieldError(`/monitoring/${group.key}/${f.key}`)}
-                onChange={(value) => onMonitoring(group.key, f.key, value)}
-              />
-            ))}
-          </fieldset>
+          <GroupFieldset
+            key={group.key}
+            group={group}
+            section="monitoring"
+            values={child(monitoring, group.key)}
+            fieldError={fieldError}
+            onChange={onMonitoring}
+          />
         ))}
       </div>
     </Card>
+  );
+}
+
+/** One group of `policies` or `monitoring` as a fieldset of generated inputs. */
+function GroupFieldset({
+  group,
+  section,
+  values,
+  fieldError,
+  onChange,
+}: {
+  readonly group: SettingsGroup<string>;
+  readonly section: "policies" | "monitoring";
+  readonly values: unknown;
+  readonly fieldError: (path: string) => string | undefined;
+  readonly onChange: (group: string, field: string, value: unknown) => void;
+}) {
+  // The tests and styles find a group by `data-policy-group` / `data-monitoring-group`.
+  const marker =
+    section === "policies"
+      ? { "data-policy-group": group.key }
+      : { "data-monitoring-group": group.key };
+  return (
+    <fieldset className="designer-group" {...marker}>
+      <legend>{group.title}</legend>
+      <p className="field-hint">{group.description}</p>
+      {settingFields(group.schema).map((f) => (
+        <SettingInput
+          key={f.key}
+          field={f}
+          value={child(values, f.key)}
+          error={fieldError(`/${section}/${group.key}/${f.key}`)}
+          onChange={(value) => onChange(group.key, f.key, value)}
+        />
+      ))}
+    </fieldset>
   );
 }
