@@ -621,20 +621,10 @@ function shape(
     request_id: String(request.id),
     app: published.name,
     app_version: published.version,
-    model: modelOf(published),
+    // Made once per loaded version, with the observers' description of it.
+    model: servedOf(published).model,
   };
   const session = result.session ? { session: result.session } : {};
   if (batch) return { ...base, ...session, predictions: result.answers };
   return { ...base, ...session, ...result.answers[0] } as PredictResponseDto;
-}
-
-/** The response's `model`, made once per loaded app version. */
-const models = new WeakMap<PublishedApp, { name: string; version: number }>();
-function modelOf(published: PublishedApp): { name: string; version: number } {
-  let model = models.get(published);
-  if (!model) {
-    model = { name: published.model.name, version: published.model.version };
-    models.set(published, model);
-  }
-  return model;
 }
