@@ -10,6 +10,7 @@
  */
 import type { Kysely, Selectable } from "kysely";
 import {
+  addMilliseconds,
   decodeJsonObject,
   encodeJsonObject,
   type JsonObject,
@@ -119,9 +120,21 @@ export class MonitorEventRepository {
    * a lost race ends the transaction on PostgreSQL.
    */
   async record(workspaceId: string, event: NewMonitorEvent): Promise<MonitorEvent | undefined> {
-    const row = toRow(workspaceId, event);
+    const fresh = toRow(workspaceId, event);
     try {
       return await withTransaction(this.#db, async (trx) => {
+        // An app's events are strictly ordered in time, so "newest first" is never a tie: one
+        // evaluation can raise a recovery and an alert within the same millisecond.
+        const latest = await trx
+          .selectFrom("monitor_events")
+          .select("at")
+          .where("workspace_id", "=", workspaceId)
+          .where("app_name", "=", fresh.app_name)
+          .orderBy("at", "desc")
+          .limit(1)
+          .executeTakeFirst();
+        const row =
+          latest && latest.at >= fresh.at ? { ...fresh, at: addMilliseconds(latest.at, 1) } : fresh;
         if (row.kind === "alert") {
           const open = await trx
             .selectFrom("monitor_events")
@@ -143,7 +156,7 @@ export class MonitorEventRepository {
       });
     } catch (error) {
       // Another evaluator opened the same alert a moment before: it announced it, not us.
-      if (row.kind === "alert" && constraintViolation(error) === "unique") return undefined;
+      if (fresh.kind === "alert" && constraintViolation(error) === "unique") return undefined;
       throw translateError(error, {
         "foreign-key": () => new NotFoundError("workspace", workspaceId),
       });
