@@ -173,9 +173,13 @@ describe("createPiiMasker: text", () => {
 });
 
 describe("createPiiMasker: values", () => {
-  it("masks fields by name whatever their value, and keeps other scalars", () => {
+  it("masks fields by name when the value could be what it says, and keeps other scalars", () => {
     const input = {
-      customerEmail: 42,
+      customerEmail: "42",
+      // A yes/no feature named after a phone: its 0/1 is kept, a long number is not.
+      phone_service: 0,
+      mobile: 5551234567,
+      faxOptIn: true,
       phone_number: "n/a",
       cardNumber: 4111111111111111,
       ssn: { nested: true },
@@ -192,6 +196,9 @@ describe("createPiiMasker: values", () => {
     };
     expect(withIps.maskValue(input)).toEqual({
       customerEmail: "[email]",
+      phone_service: 0,
+      mobile: "[phone]",
+      faxOptIn: true,
       phone_number: "[phone]",
       cardNumber: "[card]",
       ssn: "[national_id]",
@@ -234,14 +241,19 @@ describe("createPiiMasker: values", () => {
   });
 
   it("equals a plain recursive masking on any JSON value, copying only what it changes", () => {
-    /** The reference: every string masked, every named field with a value replaced, recursively. */
+    /**
+     * The reference: every string masked, every named field replaced when its value could hold
+     * what the name says (not a boolean, not a number under 7 digits), recursively.
+     */
     const reference = (v: unknown): unknown => {
       if (typeof v === "string") return withIps.maskText(v);
       if (Array.isArray(v)) return v.map(reference);
       if (v === null || typeof v !== "object") return v;
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
-        const kind = x === null ? undefined : piiKindOfName(k);
+        const couldHold =
+          x !== null && typeof x !== "boolean" && (typeof x !== "number" || x >= 1e6 || x <= -1e6);
+        const kind = couldHold ? piiKindOfName(k) : undefined;
         out[k] = kind === undefined ? reference(x) : `[${kind}]`;
       }
       return out;

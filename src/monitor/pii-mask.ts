@@ -293,7 +293,8 @@ export function createPiiMasker(options: PiiMaskerOptions): PiiMasker {
     for (const key in record) {
       const value = record[key];
       if (value === null || value === undefined) continue;
-      if (kindOfName(key) !== undefined || needsCopy(value, depth + 1)) return true;
+      if (mayHoldPii(value) && kindOfName(key) !== undefined) return true;
+      if (needsCopy(value, depth + 1)) return true;
     }
     return false;
   }
@@ -308,6 +309,19 @@ export function createPiiMasker(options: PiiMaskerOptions): PiiMasker {
   }
 
   return { maskText, maskValue, fieldToken };
+}
+
+/**
+ * Whether a field's value could be what its name says (a `phone_service` of 0 is a flag, not
+ * a phone number): text, a number of at least 7 digits, or a structure. Booleans and small
+ * numbers never are, so they are kept as they are whatever the field is called.
+ */
+export function mayHoldPii(value: unknown): boolean {
+  if (value === null || value === undefined || typeof value === "boolean") return false;
+  if (typeof value === "number" || typeof value === "bigint") {
+    return Math.abs(Number(value)) >= 1_000_000;
+  }
+  return true;
 }
 
 function copy(
@@ -335,7 +349,7 @@ function copy(
     }
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(source)) {
-      const kind = value === null || value === undefined ? undefined : kindOfName(key);
+      const kind = mayHoldPii(value) ? kindOfName(key) : undefined;
       out[key] = kind === undefined ? copy(value, kindOfName, maskText, ancestors) : TOKEN[kind];
     }
     return out;

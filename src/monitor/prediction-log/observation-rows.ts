@@ -8,7 +8,7 @@
  * and the typed columns already hold is not serialized.
  */
 import type { PredictObservation, ServedVersion } from "../observation.ts";
-import type { PiiMasker } from "../pii-mask.ts";
+import { mayHoldPii, type PiiMasker } from "../pii-mask.ts";
 import { type CatalogBatch, type LoggedVersion, rowLine } from "./log-rows.ts";
 
 /** What rows of one app version share within a batch. */
@@ -147,7 +147,7 @@ function maskedValues(
     const v = values[j];
     if (v === null || v === undefined) continue;
     const token = tokens === null ? undefined : tokens[j];
-    if (token !== undefined) values[j] = token;
+    if (token !== undefined && mayHoldPii(v)) values[j] = token;
     else if (typeof v === "string") values[j] = masker.maskText(v);
     else if (typeof v === "object") values[j] = masker.maskValue(v);
   }
