@@ -11,7 +11,12 @@
  *   prediction log and drift off (issue 5's row);
  * - policies on + monitoring: the same with every request logged (sample rate 1) and drift
  *   sketches on (issue 6's row). Metrics (Prometheus and the time series) are on in all rows:
- *   they are not a per-app switch.
+ *   they are not a per-app switch;
+ * - policies on + canary router: "policies on" in the middle of a canary release, two
+ *   versions of the same spec with the candidate at 50%, so the version router picks per
+ *   request and both versions answer (issue 7's row: the router must cost no measurable
+ *   throughput, so its ratio to "policies on" is printed). The step's interval is a day and
+ *   its gates cannot judge, so the rollout controller leaves the release where it is.
  *
  * Besides req/s, each row shows the server process's CPU time per request (all its threads,
  * from /proc, read 1.5 s after the round so deferred work such as log flushes is included):
@@ -166,6 +171,12 @@ async function main() {
       readFileSync("examples/data/wa_churn.csv"),
       true,
     );
+    const get = async (route: string) => {
+      const r = await fetch(new URL(route, base), { headers: auth });
+      const json = (await r.json()) as Record<string, unknown>;
+      if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
+      return json;
+    };
     const { job } = (await post("/v1/train", {
       dataset: "churn",
       target: "churn",
@@ -187,6 +198,7 @@ async function main() {
     await post("/v1/apps", { model: "churn" });
     await post("/v1/apps", { model: "churn", app: "churn-watched" });
     await post("/v1/apps", { model: "churn", app: "churn-bare" });
+    await post("/v1/apps", { model: "churn", app: "churn-canary" });
     const steps = [
       { id: "input", kind: "input" },
       { id: "validate", kind: "validate", after: ["input"] },
@@ -233,6 +245,43 @@ async function main() {
         monitoringOff,
       ),
     );
+    // "churn-canary": the "churn" spec in production and again as a candidate in staging,
+    // promoted by canary at 50% (the most mixed split, so the router's draw decides every
+    // request). A day-long interval and gates that can neither pass nor fail during the run
+    // (more requests needed to judge than the bench sends, any error rate allowed, no latency
+    // limits, no golden suite): the controller holds the step for the whole run.
+    await post("/v1/apps/churn-canary/versions", spec("churn-canary", policiesOn, monitoringOff));
+    await post("/v1/apps/churn-canary/versions", {
+      ...spec("churn-canary", policiesOn, monitoringOff),
+      deploy: "staging",
+    });
+    await post("/v1/apps/churn-canary/promote", {
+      to: "production",
+      strategy: "canary",
+      steps: "50,100",
+      intervalSeconds: 86_400,
+      minRequests: 1_000_000,
+      maxErrorRate: 1,
+      maxP95Ms: 0,
+      maxP95Ratio: 0,
+      requireGolden: false,
+    });
+    /** The canary's live view: still at 50%, and each version's requests in the step. */
+    const canaryState = async () => {
+      const { active } = (await get("/v1/apps/churn-canary/releases")) as {
+        active: {
+          release: { state: string; percent: number };
+          traffic: { role: string; version: number; requests: number }[];
+        } | null;
+      };
+      if (active?.release.state !== "running" || active.release.percent !== 50) {
+        throw new Error(
+          `the canary row's release is no longer at 50%: ${JSON.stringify(active?.release ?? null)}`,
+        );
+      }
+      return active.traffic;
+    };
+    await canaryState();
     const model = (await (
       await fetch(new URL("/v1/models/churn", base), { headers: auth })
     ).json()) as { model: { learner: string } };
@@ -243,6 +292,7 @@ async function main() {
     const churnUrl = `${base}/v1/apps/churn/predict`;
     const bareRouteUrl = `${base}/v1/apps/churn-bare/predict`;
     const watchedUrl = `${base}/v1/apps/churn-watched/predict`;
+    const canaryUrl = `${base}/v1/apps/churn-canary/predict`;
 
     // Warm both up, then alternate rounds.
     await autocannon({
@@ -261,7 +311,7 @@ async function main() {
       duration: 2,
       connections: CONNECTIONS,
     });
-    for (const url of [bareRouteUrl, watchedUrl]) {
+    for (const url of [bareRouteUrl, watchedUrl, canaryUrl]) {
       await autocannon({
         url,
         method: "POST",
@@ -276,13 +326,17 @@ async function main() {
       "Ballast, policies off": [],
       "Ballast, policies on": [],
       "policies on + monitoring": [],
+      "policies on + canary router": [],
     };
     for (let i = 0; i < ROUNDS; i++) {
       rows["bare Fastify (constant)"]?.push(await load(bareUrl, {}, bare.child));
       rows["Ballast, policies off"]?.push(await load(bareRouteUrl, auth, ballast.child));
       rows["Ballast, policies on"]?.push(await load(churnUrl, auth, ballast.child));
       rows["policies on + monitoring"]?.push(await load(watchedUrl, auth, ballast.child));
+      rows["policies on + canary router"]?.push(await load(canaryUrl, auth, ballast.child));
     }
+    // The row measured a router with two versions to pick from only if the release held still.
+    const traffic = await canaryState();
     const summary = Object.entries(rows).map(([name, rounds]) => ({
       name,
       rps: median(rounds.map((r) => r.rps)),
@@ -303,6 +357,16 @@ async function main() {
     for (const s of summary) {
       process.stdout.write(
         `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.cpuUs.toFixed(0).padStart(9)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / routeRps).toFixed(2).padStart(9)}${(s.rps / policiesRps).toFixed(2).padStart(8)}${String(s.bad).padStart(8)}\n`,
+      );
+    }
+    // Issue 7's goal is no measurable difference: the ratio is reported, not asserted, because
+    // on a shared machine the rounds' noise is larger than what a test could hold it to.
+    const on = summary[2];
+    const canary = summary[4];
+    if (on && canary) {
+      const split = traffic.map((t) => `v${t.version} (${t.role}) ${t.requests}`).join(", ");
+      process.stdout.write(
+        `\ncanary router vs policies on: req/s ×${(canary.rps / on.rps).toFixed(3)}, CPU µs/request ×${(canary.cpuUs / on.cpuUs).toFixed(3)}; requests per version this step: ${split}\n`,
       );
     }
   } finally {

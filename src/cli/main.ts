@@ -18,6 +18,7 @@ import type {
 } from "../server/api-types.ts";
 import { BallastClient, ClientError, resolveApiKey } from "./client.ts";
 import { formatNumber, ProgressBar, table } from "./format.ts";
+import { registerReleaseCommands } from "./release-commands.ts";
 
 const program = new Command();
 program
@@ -524,6 +525,8 @@ keys
     await client().request("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
     out(`Revoked ${id}`);
   });
+
+registerReleaseCommands(program, client, out);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ClientError) {

@@ -21,6 +21,9 @@ export const ID_PREFIX = {
   deployment: "dep",
   job: "job",
   monitorEvent: "evt",
+  release: "rel",
+  goldenCase: "gc",
+  goldenRun: "gr",
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

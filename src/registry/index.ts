@@ -32,6 +32,15 @@ export {
   RegistryError,
   ValidationError,
 } from "./errors.ts";
+export {
+  GOLDEN_SOURCES,
+  type GoldenCase,
+  GoldenRepository,
+  type GoldenRun,
+  type GoldenSource,
+  type NewGoldenCase,
+  type NewGoldenRun,
+} from "./golden-repository.ts";
 export { ID_PREFIX, type IdPrefix, isId, newId } from "./ids.ts";
 export {
   isTerminalJobStatus,
@@ -65,6 +74,19 @@ export {
   type RegistryDialect,
   type RegistryRepositories,
 } from "./registry.ts";
+export {
+  ACTIVE_RELEASE_STATES,
+  isTerminalReleaseState,
+  type NewRelease,
+  RELEASE_STATES,
+  RELEASE_STRATEGIES,
+  type Release,
+  type ReleaseEvent,
+  type ReleasePatch,
+  ReleaseRepository,
+  type ReleaseState,
+  type ReleaseStrategy,
+} from "./release-repository.ts";
 export type { Database } from "./schema.ts";
 export {
   DEFAULT_WORKSPACE_NAME,

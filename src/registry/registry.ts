@@ -10,12 +10,14 @@ import { AppRepository } from "./app-repository.ts";
 import { DatasetRepository } from "./dataset-repository.ts";
 import { DeploymentRepository } from "./deployment-repository.ts";
 import { ValidationError } from "./errors.ts";
+import { GoldenRepository } from "./golden-repository.ts";
 import { JobRepository } from "./job-repository.ts";
 import { MetricRollupRepository } from "./metric-rollup-repository.ts";
 import { migrationProvider } from "./migrations/index.ts";
 import { ModelRepository } from "./model-repository.ts";
 import { MonitorEventRepository } from "./monitor-event-repository.ts";
 import { createPostgresDialect, isPostgresUrl } from "./postgres-dialect.ts";
+import { ReleaseRepository } from "./release-repository.ts";
 import type { Database } from "./schema.ts";
 import { createSqliteDialect } from "./sqlite-dialect.ts";
 import {
@@ -51,6 +53,10 @@ export interface RegistryRepositories {
   readonly metricRollups: MetricRollupRepository;
   /** SLO breaches, recoveries, drift alerts and rollbacks (src/monitor/alerts). */
   readonly monitorEvents: MonitorEventRepository;
+  /** Rollouts of candidate versions to production, shared by every replica (src/monitor). */
+  readonly releases: ReleaseRepository;
+  /** Each app's golden cases and the suite's runs per version, which promotion is gated on. */
+  readonly golden: GoldenRepository;
   /** Returns the workspace named "default", creating it on first use. */
   ensureDefaultWorkspace(): Promise<Workspace>;
   /**
@@ -142,6 +148,8 @@ function createRepositories(db: Kysely<Database>): RegistryRepositories {
     jobs: new JobRepository(db),
     metricRollups: new MetricRollupRepository(db),
     monitorEvents: new MonitorEventRepository(db),
+    releases: new ReleaseRepository(db),
+    golden: new GoldenRepository(db),
     ensureDefaultWorkspace: () => workspaces.ensure(DEFAULT_WORKSPACE_NAME),
     async isBlobReferenced(sha256: string): Promise<boolean> {
       const row = await db

@@ -169,6 +169,70 @@ export interface MetricRollupsTable {
   model_latency: string;
 }
 
+export type ReleaseStrategy = "direct" | "canary" | "shadow" | "ab";
+export type ReleaseState = "running" | "paused" | "succeeded" | "rolled_back" | "aborted";
+
+/** One rollout of a candidate version to production (src/registry/release-repository.ts). */
+export interface ReleasesTable {
+  id: string;
+  app_id: string;
+  strategy: ReleaseStrategy;
+  /** At most one running or paused release per app (partial unique index). */
+  state: ReleaseState;
+  candidate_version_id: string;
+  /** What production served before; null for a first release or a deleted version. */
+  stable_version_id: string | null;
+  /** JSON object: the strategy's settings for this release. */
+  plan: string;
+  step_index: number;
+  /** 0-100: the candidate's traffic share (shadow: the share mirrored to it). */
+  percent: number;
+  step_started_at: string;
+  /** Bumped by every change; writers compare-and-set on it. */
+  revision: number;
+  /** JSON array of { at, type, message, percent?, details? }, oldest first. */
+  events: string;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+  /** Set when the state becomes terminal. */
+  ended_at: string | null;
+}
+
+export type GoldenSource = "studio" | "live" | "api" | "cli";
+
+/** One case of an app's regression suite. */
+export interface GoldenCasesTable {
+  id: string;
+  app_id: string;
+  /** Unique per app. */
+  name: string;
+  /** JSON object. */
+  input: string;
+  /** JSON object. */
+  expected: string;
+  /** JSON object: how a response is compared with `expected`. */
+  match: string;
+  source: GoldenSource;
+  request_id: string | null;
+  created_at: string;
+}
+
+/** One run of an app's golden suite against one of its versions. */
+export interface GoldenRunsTable {
+  id: string;
+  app_id: string;
+  app_version_id: string;
+  passed: number;
+  failed: number;
+  total: number;
+  /** Boolean as 0/1. */
+  ok: number;
+  /** JSON object. */
+  results: string;
+  created_at: string;
+}
+
 /** Every table, as Kysely's `DB` type parameter. */
 export interface Database {
   workspaces: WorkspacesTable;
@@ -182,4 +246,7 @@ export interface Database {
   jobs: JobsTable;
   metric_rollups: MetricRollupsTable;
   monitor_events: MonitorEventsTable;
+  releases: ReleasesTable;
+  golden_cases: GoldenCasesTable;
+  golden_runs: GoldenRunsTable;
 }

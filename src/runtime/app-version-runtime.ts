@@ -8,11 +8,14 @@
 import type { ValidateFunction } from "ajv";
 import type { OnnxPredictor } from "../models/onnx/onnx-predictor.ts";
 import type { Predictor } from "../models/predictor.ts";
-import type { AppSpec } from "../spec/app-spec.ts";
+import { type AppSpec, pipelineOf } from "../spec/app-spec.ts";
 import type { AppPolicies } from "../spec/policies.ts";
 import type { SessionStore } from "../store/sessions/session-store.ts";
 import { ResponseCache } from "./cache/response-cache.ts";
 import { OverloadedError } from "./errors.ts";
+import type { FaultInjector } from "./faults/fault-injector.ts";
+import { faultyFetch } from "./faults/faulty-fetch.ts";
+import { faultyModelRunner } from "./faults/faulty-model-runner.ts";
 import { modelRunner } from "./pipeline/model-runner.ts";
 import { Pipeline, type PipelineEvents } from "./pipeline/pipeline.ts";
 import { Bulkhead } from "./policies/bulkhead.ts";
@@ -28,6 +31,11 @@ export interface AppVersionRuntimeOptions {
   readonly sessionScope: string;
   readonly sessions?: SessionStore;
   readonly events?: PipelineEvents;
+  /**
+   * Staging only (drills): the switch that makes the model step and the http steps' upstream
+   * calls slow, failing or hanging on purpose. Never given to a production runtime.
+   */
+  readonly faults?: FaultInjector;
 }
 
 export interface AppVersionRuntime {
@@ -63,11 +71,19 @@ export function createAppVersionRuntime(options: AppVersionRuntimeOptions): AppV
     }
     return pool;
   };
+  const model = modelRunner(
+    options.predictor,
+    usePool ? { get: getPool, minBatchRows: policies.workers.minBatchRows } : undefined,
+  );
+  const faults = options.faults;
   const pipeline = new Pipeline(spec, {
-    model: modelRunner(
-      options.predictor,
-      usePool ? { get: getPool, minBatchRows: policies.workers.minBatchRows } : undefined,
-    ),
+    model: faults
+      ? faultyModelRunner(
+          model,
+          faults,
+          pipelineOf(spec).find((step) => step.kind === "model")?.id ?? "model",
+        )
+      : model,
     modelRef: {
       name: spec.model.name,
       version: spec.model.version,
@@ -77,6 +93,7 @@ export function createAppVersionRuntime(options: AppVersionRuntimeOptions): AppV
     sessionScope: options.sessionScope,
     ...(options.sessions ? { sessions: options.sessions } : {}),
     ...(options.events ? { events: options.events } : {}),
+    ...(faults ? { fetch: faultyFetch(globalThis.fetch, faults) } : {}),
   });
   const bulkhead = new Bulkhead({
     maxInFlight: policies.concurrency.maxInFlight,

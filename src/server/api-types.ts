@@ -321,6 +321,8 @@ export interface AppVersionDto {
 export interface CreateAppVersionRequest {
   /** An app spec (`GET /v1/spec/schema`); its name must be the app's. */
   readonly spec: unknown;
+  /** staging: deploy there only; production (default): also promote directly. */
+  readonly deploy?: "production" | "staging";
 }
 
 /** Where a webhook event stands (see src/runtime/webhooks/event-queue.ts). */

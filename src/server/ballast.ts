@@ -38,6 +38,7 @@ import { appRoutes } from "./routes/apps.ts";
 import { datasetRowRoutes } from "./routes/dataset-rows.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { driftRoutes } from "./routes/drift.ts";
+import { goldenRoutes } from "./routes/golden.ts";
 import { homeRoutes } from "./routes/home.ts";
 import { hookRoutes } from "./routes/hooks.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -47,9 +48,11 @@ import { onnxRoutes } from "./routes/onnx.ts";
 import { outcomeRoutes } from "./routes/outcomes.ts";
 import { predictRoutes } from "./routes/predict.ts";
 import { prometheusRoutes } from "./routes/prometheus.ts";
+import { releaseRoutes } from "./routes/releases.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { sloRoutes } from "./routes/slo.ts";
 import { specRoutes } from "./routes/spec.ts";
+import { stagingRoutes } from "./routes/staging.ts";
 import { trainingRoutes } from "./routes/training.ts";
 
 const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -224,6 +227,9 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   await server.register(appRuntimeStateRoutes(ctx));
   await server.register(hookRoutes(ctx));
   await server.register(sloRoutes(ctx));
+  await server.register(releaseRoutes(ctx));
+  await server.register(goldenRoutes(ctx));
+  await server.register(stagingRoutes(ctx));
   await server.register(
     predictRoutes({
       apps: ctx.apps,
@@ -233,6 +239,7 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
       counters: ctx.counters,
       rateLimiter: ctx.rateLimiter,
       idempotency: ctx.idempotency,
+      shadow: ctx.shadow,
       ...(config.workspaceRateLimit.perSecond > 0
         ? { workspaceRateLimit: config.workspaceRateLimit }
         : {}),
@@ -254,6 +261,7 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
       });
       ctx.processMetrics.start();
       ctx.slo.start();
+      ctx.releaseController.start();
       // Webhook workers for every deployed app with hooks on; deploys are picked up by polling.
       await ctx.webhooks.start({
         onError: (error) =>

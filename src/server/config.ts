@@ -58,6 +58,11 @@ export interface BallastConfig {
    */
   readonly sloIntervalMs: number;
   /**
+   * How often the rollout controller judges running canaries (src/server/releases); each step
+   * is judged at least this often, so a failing gate rolls back within one tick. Default 5 s.
+   */
+  readonly releaseTickMs: number;
+  /**
    * The secret webhook callback signatures derive from (one per app, see
    * src/runtime/webhooks/callback.ts); unset: generated once into `<dataDir>/webhook.secret`.
    * Replicas that deliver callbacks for the same apps must share it.
@@ -136,6 +141,10 @@ export function loadConfig(overrides: Partial<BallastConfig> = {}): BallastConfi
     sloIntervalMs: Math.max(
       10,
       overrides.sloIntervalMs ?? intFromEnv("BALLAST_SLO_INTERVAL_MS", 30_000),
+    ),
+    releaseTickMs: Math.max(
+      10,
+      overrides.releaseTickMs ?? intFromEnv("BALLAST_RELEASE_TICK_MS", 5000),
     ),
     ...(webhookSecret ? { webhookSecret } : {}),
     webhookTimings: overrides.webhookTimings ?? {

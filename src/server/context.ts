@@ -20,11 +20,14 @@ import { PrometheusMetrics } from "../monitor/prometheus.ts";
 import { RuntimeCounters } from "../monitor/runtime-counters.ts";
 import { SloMonitor } from "../monitor/slo/slo-monitor.ts";
 import type { ApiKey } from "../registry/api-key-repository.ts";
+import type { AppVersion } from "../registry/app-repository.ts";
 import type { Dataset } from "../registry/dataset-repository.ts";
 import { NotFoundError } from "../registry/errors.ts";
 import type { Job } from "../registry/job-repository.ts";
 import type { ModelVersion } from "../registry/model-repository.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { Release } from "../registry/release-repository.ts";
+import { planOf } from "../release/release-plan.ts";
 import { createRateLimiter, type RateLimiter } from "../runtime/policies/rate-limit.ts";
 import { BullmqEventQueue } from "../runtime/webhooks/bullmq-event-queue.ts";
 import { loadServerSecret } from "../runtime/webhooks/callback.ts";
@@ -47,11 +50,19 @@ import { MemorySessionStore } from "../store/sessions/memory-session-store.ts";
 import { RedisSessionStore } from "../store/sessions/redis-session-store.ts";
 import type { SessionStore } from "../store/sessions/session-store.ts";
 import type { AppDto, JobDto, KeyDto, ModelVersionDto, TrainRequest } from "./api-types.ts";
-import { AppRuntime, type DeploymentSource, type PublishedApp } from "./app-runtime.ts";
+import {
+  AppRuntime,
+  type DeploymentSource,
+  type PublishedApp,
+  type RolloutSource,
+} from "./app-runtime.ts";
 import type { Principal } from "./auth.ts";
 import { cachedVerifier, keyFromHeaders } from "./auth.ts";
 import type { BallastConfig } from "./config.ts";
 import { DatasetFrames } from "./dataset-frames.ts";
+import { ReleaseController } from "./releases/release-controller.ts";
+import { ReleaseService } from "./releases/release-service.ts";
+import { ShadowMirror } from "./shadow-mirror.ts";
 import { TrainingJobs } from "./training/training-jobs.ts";
 
 /**
@@ -73,6 +84,23 @@ class BackgroundLog implements AlertLogger {
   error(object: object, message: string): void {
     this.target?.error(object, message);
   }
+}
+
+/**
+ * What the version router needs of an active release: a direct release never routes, and a
+ * paused canary keeps the traffic share it had.
+ */
+function rolloutOf(release: Release | undefined): RolloutSource | undefined {
+  if (!release || release.strategy === "direct") return undefined;
+  const plan = planOf(release.plan);
+  return {
+    releaseId: release.id,
+    strategy: release.strategy,
+    candidateVersionId: release.candidateVersionId,
+    percent: release.percent,
+    splitHeader: plan.ab.splitHeader,
+    maxInFlight: plan.shadow.maxInFlight,
+  };
 }
 
 /** Undefined instead of NotFoundError, for lookups where absence is an ordinary answer. */
@@ -100,6 +128,12 @@ export class ServerContext {
   readonly drift = new DriftMonitor();
   /** SLO burn rates and drift judged on a timer; alerts recorded, logged and sent. */
   readonly slo: SloMonitor;
+  /** Promotions, rollbacks and the live state of releases (src/server/releases). */
+  readonly releases: ReleaseService;
+  /** Judges running canaries on a timer; started with the server. */
+  readonly releaseController: ReleaseController;
+  /** Shadow releases' mirrored requests and their comparisons. */
+  readonly shadow = new ShadowMirror();
   /** Where background work logs (see BackgroundLog). */
   readonly log = new BackgroundLog();
   /**
@@ -188,6 +222,15 @@ export class ServerContext {
       serverSecret: loadServerSecret(config.dataDir, config.webhookSecret),
       intervalMs: config.sloIntervalMs,
     });
+    this.releases = new ReleaseService({
+      registry,
+      apps: this.apps,
+      metrics: this.metricRollups,
+      alerts: this.slo.alerts,
+      shadow: this.shadow,
+      predictionLog: this.predictionLog,
+    });
+    this.releaseController = new ReleaseController(this.releases, config.releaseTickMs, this.log);
   }
 
   /**
@@ -357,22 +400,57 @@ export class ServerContext {
   }
 
   /**
-   * Publish: create the app if new, add an immutable app version pinning the model version,
-   * and point production at it, all in one transaction.
+   * Publish: create the app if new, add an immutable app version pinning the model version and
+   * deploy it to staging, in one transaction; then, unless only staging was asked for, promote
+   * it to production directly. That promotion is a release like any other: the golden suite
+   * must pass (else 409 `golden_failed`, the version staying in staging) and no other release
+   * may be in progress.
    */
-  async publish(workspaceId: string, spec: AppSpec, modelVersionId: string): Promise<AppDto> {
-    const { app } = await this.registry.transaction(async (tx) => {
+  async publish(
+    workspaceId: string,
+    spec: AppSpec,
+    modelVersionId: string,
+    options: { readonly deploy?: "production" | "staging" } = {},
+  ): Promise<AppDto> {
+    return (await this.publishVersion(workspaceId, spec, modelVersionId, options)).app;
+  }
+
+  /** `publish`, also telling which version was created. */
+  async publishVersion(
+    workspaceId: string,
+    spec: AppSpec,
+    modelVersionId: string,
+    options: { readonly deploy?: "production" | "staging" } = {},
+  ): Promise<{ app: AppDto; version: AppVersion }> {
+    const { app, version } = await this.registry.transaction(async (tx) => {
       const app = await tx.apps.ensure(workspaceId, spec.name);
       const version = await tx.apps.createVersion(app.id, { spec, modelVersionId });
-      await tx.deployments.deploy(app.id, "production", version.id);
-      return { app };
+      await tx.deployments.deploy(app.id, "staging", version.id);
+      return { app, version };
     });
     this.apps.invalidate(workspaceId, app.name);
+    if ((options.deploy ?? "production") === "production") {
+      await this.releases.promote(workspaceId, app.name, {
+        to: "production",
+        version: version.version,
+        strategy: "direct",
+      });
+    }
     // Start (or stop) this app's webhook workers now rather than at the next poll.
     this.webhooks.sync().catch((error: unknown) => this.webhooks.report(error));
     const found = (await this.listApps(workspaceId)).find((a) => a.name === app.name);
-    if (!found) throw new Error(`App ${app.name} vanished right after publishing`);
-    return found;
+    if (found) return { app: found, version };
+    // Only in staging so far (a first version): described from the version itself.
+    const staged: AppDto = {
+      name: app.name,
+      version: version.version,
+      model: spec.model,
+      task: (await this.findModelVersion(workspaceId, modelVersionId))?.task ?? "unknown",
+      endpoint: `/v1/apps/${app.name}/predict`,
+      createdAt: version.createdAt,
+      deployedAt: version.createdAt,
+    };
+    return { app: staged, version };
   }
 
   /** Apps with a production deployment, as the API lists them. */
@@ -403,11 +481,15 @@ export class ServerContext {
 
   private deploymentSource(): DeploymentSource {
     return {
-      currentVersionId: async (workspaceId, name) => {
+      current: async (workspaceId, name, environment) => {
         const app = await orUndefined(this.registry.apps.getByName(workspaceId, name));
         if (!app) return undefined;
-        const deployment = await this.registry.deployments.currentDeployment(app.id, "production");
-        return deployment?.appVersionId;
+        const [deployment, release] = await Promise.all([
+          this.registry.deployments.currentDeployment(app.id, environment),
+          environment === "production" ? this.registry.releases.active(app.id) : undefined,
+        ]);
+        if (!deployment) return undefined;
+        return { versionId: deployment.appVersionId, rollout: rolloutOf(release) };
       },
       loadModel: async (workspaceId, name, version) => {
         const model = await this.registry.models.getVersion(workspaceId, `${name}@${version}`);
@@ -488,6 +570,8 @@ export class ServerContext {
   }
 
   async close(): Promise<void> {
+    await this.releaseController.close();
+    await this.shadow.drain();
     await this.slo.close();
     this.drift.close();
     this.processMetrics.stop();

@@ -4,6 +4,7 @@
  * 504, 502 with Retry-After where a retry can help), Fastify's own request errors. Only bugs
  * become 500.
  */
+
 import type { FastifyError } from "fastify";
 import { ConflictError, NotFoundError, ValidationError } from "../registry/errors.ts";
 import {
@@ -15,6 +16,7 @@ import {
   RuntimeError,
   UpstreamError,
 } from "../runtime/errors.ts";
+import { InjectedFaultError } from "../runtime/faults/fault-injector.ts";
 import { ApiError, type ErrorDetail, errorBody } from "./errors.ts";
 
 /** The `RateLimit-*` headers (IETF draft) for a bucket's state. */
@@ -38,6 +40,8 @@ export function runtimeApiError(error: unknown): ApiError | undefined {
   if (error instanceof InvalidInputError) {
     return new ApiError(error.status, error.code, error.message, error.problems);
   }
+  // A drill's injected failure answers like a failing upstream, under its own code.
+  if (error instanceof InjectedFaultError) return new ApiError(502, error.code, error.message);
   if (error instanceof RateLimitedError) {
     return new ApiError(429, error.code, error.message, [], {
       "retry-after": String(error.retryAfterSeconds),

@@ -10,6 +10,13 @@
 import type { JsonSchema } from "./contract.ts";
 import { type AppMonitoring, fillMonitoring, monitoringJsonSchema } from "./monitoring.ts";
 import { type AppPolicies, fillPolicies, policiesJsonSchema } from "./policies.ts";
+import {
+  type AppRelease,
+  fillRelease,
+  parseManualSteps,
+  parseSteps,
+  releaseJsonSchema,
+} from "./release.ts";
 import { pointerSegments, problemsFromAjv, type SpecProblem, specAjv } from "./spec-problems.ts";
 import {
   type AppStep,
@@ -34,6 +41,7 @@ import { type AppWebhook, fillWebhook, webhookJsonSchema } from "./webhook.ts";
 
 export type { AppMonitoring } from "./monitoring.ts";
 export type { AppPolicies } from "./policies.ts";
+export type { AppRelease } from "./release.ts";
 export type { SpecProblem } from "./spec-problems.ts";
 export type { AppStep } from "./step-graph.ts";
 export type { AppWebhook } from "./webhook.ts";
@@ -63,6 +71,8 @@ export interface AppSpec {
   readonly webhook: AppWebhook;
   /** Prediction log, drift, SLOs and alerts: always complete, defaults filled in. */
   readonly monitoring: AppMonitoring;
+  /** Canary steps and gates, shadow share, A/B split: the defaults of every promotion. */
+  readonly release: AppRelease;
 }
 
 export const APP_NAME_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
@@ -203,6 +213,7 @@ export const appSpecJsonSchema: JsonSchema = {
     policies: policiesJsonSchema,
     webhook: webhookJsonSchema,
     monitoring: monitoringJsonSchema,
+    release: releaseJsonSchema,
   },
   allOf: graphConstraints(),
 };
@@ -294,6 +305,7 @@ export function checkAppSpec(document: unknown): SpecCheck {
       problems = [...problems.filter((p) => !/^\/steps(\/|$)/.test(p.path)), ...graph];
     }
   }
+  if (schemaOk && isRecord(document)) problems = [...problems, ...releaseProblems(document)];
   if (problems.length > 0) {
     return {
       ok: false,
@@ -305,6 +317,22 @@ export function checkAppSpec(document: unknown): SpecCheck {
     };
   }
   return { ok: true, spec: normalize(document as Record<string, unknown>) };
+}
+
+/** What the schema cannot say about `release`: canary steps ascending to 100, manual steps among them. */
+function releaseProblems(document: Record<string, unknown>): SpecProblem[] {
+  const canary = fillRelease(document.release).canary;
+  try {
+    const steps = parseSteps(canary.steps);
+    try {
+      parseManualSteps(canary.manualSteps, steps);
+    } catch (error) {
+      return [{ path: "/release/canary/manualSteps", message: (error as Error).message }];
+    }
+  } catch (error) {
+    return [{ path: "/release/canary/steps", message: (error as Error).message }];
+  }
+  return [];
 }
 
 /** Validate a spec document and fill in defaults. Throws AppSpecError naming each bad field. */
@@ -359,6 +387,7 @@ function normalize(document: Record<string, unknown>): AppSpec {
     policies: fillPolicies(document.policies),
     webhook: fillWebhook(document.webhook),
     monitoring: fillMonitoring(document.monitoring),
+    release: fillRelease(document.release),
   };
 }
 
@@ -366,7 +395,7 @@ function normalize(document: Record<string, unknown>): AppSpec {
  * The sections written after the steps in the designer's form (and its YAML): what the app
  * does comes first, how it is protected and fed after.
  */
-export const AFTER_STEPS: readonly string[] = ["policies", "webhook", "monitoring"];
+export const AFTER_STEPS: readonly string[] = ["policies", "webhook", "monitoring", "release"];
 
 /**
  * A document in the designer's form: each top-level setting a step mirrors (`model`,

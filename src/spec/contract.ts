@@ -41,8 +41,9 @@ function fieldSchema(input: RecipeInput, spec: AppSpec): JsonSchema {
       break;
   }
   if (input.nullable) {
+    // Both: a nullable category with an enum also says its type may be null.
     if (Array.isArray(schema.enum)) schema = { ...schema, enum: [...schema.enum, null] };
-    else if (typeof schema.type === "string") schema = { ...schema, type: [schema.type, "null"] };
+    if (typeof schema.type === "string") schema = { ...schema, type: [schema.type, "null"] };
   }
   return schema;
 }
@@ -52,7 +53,13 @@ export function recordSchema(recipe: Recipe, spec: AppSpec): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   for (const input of recipe.inputs) {
-    properties[input.column] = fieldSchema(input, spec);
+    // Defined, not assigned: a column named "__proto__" must be a field, not a prototype.
+    Object.defineProperty(properties, input.column, {
+      value: fieldSchema(input, spec),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     if (!input.nullable) required.push(input.column);
   }
   return { type: "object", additionalProperties: false, required, properties };

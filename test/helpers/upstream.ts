@@ -17,7 +17,9 @@ export type UpstreamMode =
   | { readonly kind: "ok"; readonly prediction?: string | number }
   | { readonly kind: "slow"; readonly delayMs: number; readonly prediction?: string | number }
   | { readonly kind: "hang" }
-  | { readonly kind: "error"; readonly status?: number };
+  | { readonly kind: "error"; readonly status?: number }
+  /** Every `every`-th call fails with a 500 (every: 5 fails 20% of calls, deterministically). */
+  | { readonly kind: "flaky"; readonly every: number; readonly prediction?: string | number };
 
 export interface Upstream {
   readonly url: string;
@@ -54,8 +56,12 @@ export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Pro
         const timer = setTimeout(() => answer(res, mode.prediction, input), mode.delayMs);
         res.on("close", () => clearTimeout(timer));
       } else if (mode.kind === "hang") hanging.add(res);
-      else {
-        res.writeHead(mode.status ?? 500, { "content-type": "application/json" });
+      else if (mode.kind === "flaky" && calls % mode.every !== 0) {
+        answer(res, mode.prediction, input);
+      } else {
+        res.writeHead(mode.kind === "error" ? (mode.status ?? 500) : 500, {
+          "content-type": "application/json",
+        });
         res.end(JSON.stringify({ error: "upstream failure" }));
       }
     });

@@ -1,6 +1,7 @@
 /**
  * The Studio's pages. Nothing but the sign-in page is shown until the session is known; the
- * designer (React Flow) and the monitor are lazy chunks, and so are the charts inside the pages.
+ * designer (React Flow), the monitor and the releases page are lazy chunks, and so are the
+ * charts inside the pages.
  */
 import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router";
@@ -22,6 +23,9 @@ const DesignerPage = lazy(() =>
 );
 const MonitorPage = lazy(() =>
   import("./pages/monitor-page.tsx").then((m) => ({ default: m.MonitorPage })),
+);
+const ReleasesPage = lazy(() =>
+  import("./pages/releases-page.tsx").then((m) => ({ default: m.ReleasesPage })),
 );
 
 function NotFound() {
@@ -65,6 +69,14 @@ export function App() {
           element={
             <Suspense fallback={<Loading label="Loading the monitor…" />}>
               <MonitorPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="apps/:app/releases"
+          element={
+            <Suspense fallback={<Loading label="Loading the releases…" />}>
+              <ReleasesPage />
             </Suspense>
           }
         />

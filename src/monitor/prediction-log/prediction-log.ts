@@ -223,6 +223,16 @@ export class PredictionLog implements PredictObserver {
     return (await this.requireStore()).window(query);
   }
 
+  /** Per version: predictions and one business event that followed them (A/B tests, outcome gates). */
+  async eventStats(query: Parameters<PredictionStore["eventStats"]>[0]) {
+    return (await this.requireStore()).eventStats(query);
+  }
+
+  /** One logged row by request id (golden cases captured from live traffic). */
+  async loggedPrediction(workspaceId: string, app: string, requestId: string, row = 0) {
+    return (await this.requireStore()).loggedPrediction(workspaceId, app, requestId, row);
+  }
+
   /** The task of the app's latest logged prediction, if any. */
   async latestTask(workspaceId: string, app: string) {
     return (await this.requireStore()).latestTask(workspaceId, app);

@@ -341,6 +341,17 @@ export interface LabelledRow {
   readonly actualValue: number | null;
 }
 
+/** One version's predictions and one business event that followed them (`eventStats`). */
+export interface EventStats {
+  readonly version: number;
+  readonly predictions: number;
+  /** Predictions followed by the event at least once. */
+  readonly conversions: number;
+  /** The event's value summed per prediction, 0 without it: mean and sample variance. */
+  readonly valueMean: number;
+  readonly valueVariance: number;
+}
+
 export interface WindowQuery {
   readonly workspaceId: string;
   readonly app: string;
@@ -598,6 +609,70 @@ export class PredictionStore {
       );
       const task = result.getRows()[0]?.[0];
       return task === "binary" || task === "multiclass" || task === "regression" ? task : undefined;
+    });
+  }
+
+  /**
+   * Per version, from `from` to `to`: logged predictions, those followed by `event`, and the
+   * event's value per prediction (0 without the event): what an A/B test and a canary's
+   * outcome gate compare.
+   */
+  eventStats(q: {
+    readonly workspaceId: string;
+    readonly app: string;
+    readonly from: number;
+    readonly to: number;
+    readonly event: string;
+  }): Promise<EventStats[]> {
+    return this.read(async (c) => {
+      const result = await c.runAndReadAll(
+        `WITH p AS (
+           SELECT r.request_id, r.row_index, v.app_version
+           FROM prediction_rows r JOIN log_versions v USING (version_key)
+           WHERE v.workspace_id = $1 AND v.app = $2 AND r.predicted_at >= $3 AND r.predicted_at < $4
+         ), e AS (
+           SELECT request_id, row_index, sum(value) AS value FROM outcomes
+           WHERE workspace_id = $1 AND app = $2 AND kind = 'event' AND event = $5
+           GROUP BY ALL
+         )
+         SELECT p.app_version, count(*), count(e.request_id), avg(coalesce(e.value, 0)),
+                coalesce(var_samp(coalesce(e.value, 0)), 0)
+         FROM p LEFT JOIN e ON e.request_id = p.request_id AND e.row_index = p.row_index
+         GROUP BY p.app_version ORDER BY p.app_version`,
+        [q.workspaceId, q.app, micros(q.from), micros(q.to), q.event],
+        [VARCHAR, VARCHAR],
+      );
+      return result.getRows().map((r) => ({
+        version: toNumber(r[0]),
+        predictions: toNumber(r[1]),
+        conversions: toNumber(r[2]),
+        valueMean: r[3] === null ? 0 : Number(r[3]),
+        valueVariance: r[4] === null ? 0 : Number(r[4]),
+      }));
+    });
+  }
+
+  /** One logged row, its input and answer as JSON objects: a golden case captured from live traffic. */
+  loggedPrediction(
+    workspaceId: string,
+    app: string,
+    requestId: string,
+    row = 0,
+  ): Promise<{ version: number; input: unknown; output: unknown } | undefined> {
+    return this.read(async (c) => {
+      const result = await c.runAndReadAll(
+        `SELECT app_version, CAST(input AS VARCHAR), CAST(output AS VARCHAR) FROM predictions
+         WHERE workspace_id = $1 AND app = $2 AND request_id = $3 AND row_index = $4 LIMIT 1`,
+        [workspaceId, app, requestId, row],
+        [VARCHAR, VARCHAR, VARCHAR, INTEGER],
+      );
+      const r = result.getRows()[0];
+      if (!r) return undefined;
+      return {
+        version: toNumber(r[0]),
+        input: JSON.parse(String(r[1])) as unknown,
+        output: JSON.parse(String(r[2])) as unknown,
+      };
     });
   }
 

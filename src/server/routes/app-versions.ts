@@ -65,7 +65,8 @@ export function appVersionRoutes(ctx: ServerContext) {
       {
         schema: {
           tags: ["apps"],
-          summary: "Save a spec as the app's next version and deploy it to production",
+          summary:
+            "Save a spec as the app's next version, deploy it to staging and (by default) promote it to production",
           description:
             "The spec (see `GET /v1/spec/schema`) must name this app and an existing model version. An invalid spec answers 400 with one detail per problem, its path under `/spec`; nothing is created.",
           params: appParams,
@@ -75,6 +76,13 @@ export function appVersionRoutes(ctx: ServerContext) {
             required: ["spec"],
             properties: {
               spec: { type: "object", description: "An app spec (GET /v1/spec/schema)" },
+              deploy: {
+                type: "string",
+                enum: ["production", "staging"],
+                default: "production",
+                description:
+                  "staging: deploy the new version to staging only (promote it later); production (default): also promote it to production directly, gated on the golden suite",
+              },
             },
           },
         },
@@ -124,10 +132,16 @@ export function appVersionRoutes(ctx: ServerContext) {
             ]);
           }
         }
-        const published = await ctx.publish(principal.workspaceId, spec, model.id);
-        const created = await ctx.registry.apps.getVersion(found.id, published.version);
+        const deploy = request.body.deploy ?? "production";
+        const { app: published, version: created } = await ctx.publishVersion(
+          principal.workspaceId,
+          spec,
+          model.id,
+          { deploy },
+        );
+        const live = await ctx.registry.deployments.currentDeployment(found.id, "production");
         return reply.code(201).send({
-          version: versionDto(created, created.id),
+          version: versionDto(created, live?.appVersionId),
           app: published,
         });
       },

@@ -38,12 +38,14 @@ import {
   type StoredResponse,
 } from "../../store/idempotency/idempotency-store.ts";
 import type { PredictResponseDto } from "../api-types.ts";
-import type { AppRuntime, PublishedApp } from "../app-runtime.ts";
+import type { AppRuntime, Environment, LiveRollout, PublishedApp } from "../app-runtime.ts";
 import type { Principal } from "../auth.ts";
 import { can, requirePermission } from "../auth.ts";
 import { rateLimitHeaders, runtimeApiError, toErrorResponse } from "../error-response.ts";
 import { ApiError, badRequest, notFound, unprocessable } from "../errors.ts";
 import { annotateTrace, stepTracerOf, traceContextOf } from "../request-trace.ts";
+import type { ShadowMirror } from "../shadow-mirror.ts";
+import { routeRequest } from "../version-router.ts";
 
 export interface PredictRouteDeps {
   readonly apps: AppRuntime;
@@ -62,6 +64,8 @@ export interface PredictRouteDeps {
   readonly idempotency?: IdempotencyStore;
   /** Everyone watching the answers (metrics, the prediction log, drift), told after each one. */
   readonly observers?: readonly PredictObserver[];
+  /** Where a shadow release's mirrored requests go. */
+  readonly shadow?: ShadowMirror;
 }
 
 /**
@@ -70,9 +74,14 @@ export interface PredictRouteDeps {
  */
 interface Admitted {
   readonly principal: Principal | undefined;
+  /** The version that answers (the router's pick during a rollout). */
   readonly app: PublishedApp | undefined;
   /** When the request arrived (epoch ms). */
   readonly at: number;
+  /** Staging answers are for testing: nobody watching production is told about them. */
+  readonly environment: Environment;
+  /** A shadow release's candidate, sent these records once the answer is out. */
+  shadow?: { readonly candidate: PublishedApp; readonly rollout: LiveRollout | undefined };
   verdict?: RateLimitVerdict | undefined;
   records?: readonly Record<string, unknown>[] | undefined;
   answers?: readonly RowAnswer[] | undefined;
@@ -113,20 +122,28 @@ type PredictRequest = FastifyRequest<{
  * app, in-process rate limits): no promise is made. False when something must be awaited;
  * then nothing has been spent yet and `admit` does the whole step.
  */
-function admitNow(deps: PredictRouteDeps, request: PredictRequest, reply: FastifyReply): boolean {
+function admitNow(
+  deps: PredictRouteDeps,
+  environment: Environment,
+  request: PredictRequest,
+  reply: FastifyReply,
+): boolean {
   const principal = deps.authenticateNow?.(request.headers);
   if (principal === null || principal === undefined) {
     // Not cached, or no valid key: the slow path decides (and counts nothing either way).
     if (principal === null || deps.authenticateNow === undefined) return false;
-    admitted.set(request, { principal, app: undefined, at: Date.now() });
+    admitted.set(request, { principal, app: undefined, at: Date.now(), environment });
     return true;
   }
-  const app = deps.apps.peek(principal.workspaceId, request.params.app);
-  if (app === null) return false;
+  const serving = deps.apps.peekServing(principal.workspaceId, request.params.app, environment);
+  if (serving === null) return false;
+  const routed = serving ? routeRequest(serving, request.headers, String(request.id)) : undefined;
+  const app = routed?.app;
   if (app && can(principal.role, "invoke") && deps.rateLimiter && !deps.rateLimiter.consumeNow) {
     return false;
   }
-  const state: Admitted = { principal, app, at: Date.now() };
+  const state: Admitted = { principal, app, at: Date.now(), environment };
+  if (routed?.shadow) state.shadow = { candidate: routed.shadow, rollout: serving?.rollout };
   admitted.set(request, state);
   if (!app || !can(principal.role, "invoke")) return true;
   shedIfFull(deps, app);
@@ -144,13 +161,21 @@ function admitNow(deps: PredictRouteDeps, request: PredictRequest, reply: Fastif
 }
 
 /** Step 1: who is calling which app, and may they, as far as rate limits go. */
-async function admit(deps: PredictRouteDeps, request: PredictRequest, reply: FastifyReply) {
+async function admit(
+  deps: PredictRouteDeps,
+  environment: Environment,
+  request: PredictRequest,
+  reply: FastifyReply,
+) {
   const principal = await deps.authenticate(request.headers);
   // Resolve the app first, so a refused key still counts against the app it called.
-  const app = principal
-    ? await deps.apps.get(principal.workspaceId, request.params.app)
+  const serving = principal
+    ? await deps.apps.serving(principal.workspaceId, request.params.app, environment)
     : undefined;
-  const state: Admitted = { principal, app, at: Date.now() };
+  const routed = serving ? routeRequest(serving, request.headers, String(request.id)) : undefined;
+  const app = routed?.app;
+  const state: Admitted = { principal, app, at: Date.now(), environment };
+  if (routed?.shadow) state.shadow = { candidate: routed.shadow, rollout: serving?.rollout };
   admitted.set(request, state);
   // Refused in the handler (401/403/404), without spending capacity or tokens.
   if (!principal || !app || !can(principal.role, "invoke")) return;
@@ -240,10 +265,21 @@ function observeAnswer(
 ): void {
   const state = admitted.get(request);
   const app = state?.app;
-  if (!state || !app) return;
+  if (!state || !app || state.environment !== "production") return;
+  const ok = status < 300;
+  const shadow = state.shadow;
+  if (ok && shadow?.rollout && deps.shadow && state.records && state.answers) {
+    deps.shadow.mirror({
+      releaseId: shadow.rollout.releaseId,
+      maxInFlight: shadow.rollout.maxInFlight,
+      candidate: shadow.candidate,
+      records: state.records,
+      stableAnswers: state.answers,
+      stableModelMs: state.modelMs,
+    });
+  }
   const observers = deps.observers;
   if (!observers || observers.length === 0) return;
-  const ok = status < 300;
   const observation: PredictObservation = {
     requestId: String(request.id),
     traceId: traceContextOf(request).traceId,
@@ -269,118 +305,132 @@ function observeAnswer(
   }
 }
 
+/**
+ * The production route, and staging's beside it: `POST /v1/apps/{app}/staging/predict` answers
+ * with the version deployed to staging, under its own policies' state, and is never counted in
+ * production's metrics, logs or drift.
+ */
 export function predictRoutes(deps: PredictRouteDeps) {
   return async (app: FastifyInstance) => {
-    app.post<{ Params: { app: string }; Querystring: { explain?: string } }>(
-      "/v1/apps/:app/predict",
-      {
-        schema: {
-          tags: ["predict"],
-          summary: "Predict with a published app",
-          description:
-            'Send one record, or `{"rows": [...]}`. Each app\'s exact input and output schema is listed under its own path in this document. Every answer carries `RateLimit-*` headers; 429 (rate limited) and 503 (at capacity) carry `Retry-After`. An `Idempotency-Key` header makes a retry safe: the same key with the same body replays the first answer, with another body it is refused (422). Apps with a session step take an `x-session-id` header.',
-          params: { type: "object", properties: { app: { type: "string" } }, required: ["app"] },
-          querystring: {
-            type: "object",
-            properties: {
-              explain: {
-                type: "string",
-                enum: EXPLAIN_VALUES,
-                description:
-                  "true: add to each prediction an `explanation` whose base plus contributions (per input column) give the model's score: log-odds of the positive class (binary), the predicted class's softmax input (multiclass), or the prediction or its log (regression)",
-              },
+    for (const environment of ["production", "staging"] as const) {
+      predictRoute(app, deps, environment);
+    }
+  };
+}
+
+function predictRoute(app: FastifyInstance, deps: PredictRouteDeps, environment: Environment) {
+  app.post<{ Params: { app: string }; Querystring: { explain?: string } }>(
+    environment === "production" ? "/v1/apps/:app/predict" : "/v1/apps/:app/staging/predict",
+    {
+      schema: {
+        tags: ["predict"],
+        summary:
+          environment === "production"
+            ? "Predict with a published app"
+            : "Predict with the version deployed to the app's staging environment",
+        description:
+          'Send one record, or `{"rows": [...]}`. Each app\'s exact input and output schema is listed under its own path in this document. Every answer carries `RateLimit-*` headers; 429 (rate limited) and 503 (at capacity) carry `Retry-After`. An `Idempotency-Key` header makes a retry safe: the same key with the same body replays the first answer, with another body it is refused (422). Apps with a session step take an `x-session-id` header.',
+        params: { type: "object", properties: { app: { type: "string" } }, required: ["app"] },
+        querystring: {
+          type: "object",
+          properties: {
+            explain: {
+              type: "string",
+              enum: EXPLAIN_VALUES,
+              description:
+                "true: add to each prediction an `explanation` whose base plus contributions (per input column) give the model's score: log-odds of the positive class (binary), the predicted class's softmax input (multiclass), or the prediction or its log (regression)",
             },
           },
         },
-        onRequest: (request, reply, done) => {
-          let admittedNow: boolean;
-          try {
-            admittedNow = admitNow(deps, request, reply);
-          } catch (error) {
-            done(error as Error);
-            return;
-          }
-          if (admittedNow) done();
-          else
-            admit(deps, request, reply).then(
-              () => done(),
-              (error: unknown) => done(error as Error),
-            );
-        },
-        onError: (request, _reply, error, done) => {
-          const state = admitted.get(request);
-          if (state) state.errorCode = toErrorResponse(error).body.error.code;
-          done();
-        },
-        onResponse: (request, reply, done) => {
-          observeAnswer(deps, request, reply.statusCode, reply.elapsedTime);
-          done();
-        },
       },
-      (request, reply) => {
+      onRequest: (request, reply, done) => {
+        let admittedNow: boolean;
+        try {
+          admittedNow = admitNow(deps, environment, request, reply);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        if (admittedNow) done();
+        else
+          admit(deps, environment, request, reply).then(
+            () => done(),
+            (error: unknown) => done(error as Error),
+          );
+      },
+      onError: (request, _reply, error, done) => {
         const state = admitted.get(request);
-        requirePermission(state?.principal, "invoke");
-        const published = state?.app;
-        if (!published) throw notFound("App", request.params.app);
-        annotateTrace(request, {
-          workspaceId: published.workspaceId,
-          app: published.name,
-          version: published.version,
-        });
-        const explain = request.query.explain === "true" || request.query.explain === "1";
-        if (explain && !published.predictor.canExplain) {
-          throw badRequest(
-            "explain_unsupported",
-            `The model behind the ${published.name} app cannot explain its predictions`,
-            [{ path: "querystring/explain", message: "is not supported by this model" }],
-          );
-        }
-        const body: unknown = request.body;
-        if (!isRecord(body)) {
-          throw badRequest(
-            "invalid_body",
-            'The body must be a JSON object: one record, or {"rows": [...]}',
-          );
-        }
-        const sessionId = header(request, "x-session-id");
-        if (sessionId !== undefined && !SESSION_ID_PATTERN.test(sessionId)) {
-          throw badRequest(
-            "invalid_session_id",
-            "x-session-id must be 1-128 letters, digits or ._:-",
-            [{ path: "header/x-session-id", message: "is not a valid session id" }],
-          );
-        }
-        const batch = readBatch(published, body);
-        const idempotencyKey = header(request, "idempotency-key");
-        const runtime = published.runtime;
-        const idem =
-          idempotencyKey !== undefined && runtime.policies.idempotency.enabled
-            ? deps.idempotency
-            : undefined;
-        if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-          throw badRequest(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1-255 visible ASCII characters",
-            [{ path: "header/idempotency-key", message: "is not a valid key" }],
-          );
-        }
-        if (!idem || idempotencyKey === undefined) {
-          const answered = answer(deps, request, published, body, batch, explain, sessionId);
-          if (answered instanceof Promise) return answered.then((dto) => reply.send(dto));
-          // Sent synchronously: returning nothing tells Fastify there is nothing more to send.
-          void reply.send(answered);
-          return undefined;
-        }
-        return answerOnce(deps, request, reply, idem, idempotencyKey, {
-          published,
-          body,
-          batch,
-          explain,
-          sessionId,
-        });
+        if (state) state.errorCode = toErrorResponse(error).body.error.code;
+        done();
       },
-    );
-  };
+      onResponse: (request, reply, done) => {
+        observeAnswer(deps, request, reply.statusCode, reply.elapsedTime);
+        done();
+      },
+    },
+    (request, reply) => {
+      const state = admitted.get(request);
+      requirePermission(state?.principal, "invoke");
+      const published = state?.app;
+      if (!published) throw notFound("App", request.params.app);
+      annotateTrace(request, {
+        workspaceId: published.workspaceId,
+        app: published.name,
+        version: published.version,
+      });
+      const explain = request.query.explain === "true" || request.query.explain === "1";
+      if (explain && !published.predictor.canExplain) {
+        throw badRequest(
+          "explain_unsupported",
+          `The model behind the ${published.name} app cannot explain its predictions`,
+          [{ path: "querystring/explain", message: "is not supported by this model" }],
+        );
+      }
+      const body: unknown = request.body;
+      if (!isRecord(body)) {
+        throw badRequest(
+          "invalid_body",
+          'The body must be a JSON object: one record, or {"rows": [...]}',
+        );
+      }
+      const sessionId = header(request, "x-session-id");
+      if (sessionId !== undefined && !SESSION_ID_PATTERN.test(sessionId)) {
+        throw badRequest(
+          "invalid_session_id",
+          "x-session-id must be 1-128 letters, digits or ._:-",
+          [{ path: "header/x-session-id", message: "is not a valid session id" }],
+        );
+      }
+      const batch = readBatch(published, body);
+      const idempotencyKey = header(request, "idempotency-key");
+      const runtime = published.runtime;
+      const idem =
+        idempotencyKey !== undefined && runtime.policies.idempotency.enabled
+          ? deps.idempotency
+          : undefined;
+      if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+        throw badRequest(
+          "invalid_idempotency_key",
+          "Idempotency-Key must be 1-255 visible ASCII characters",
+          [{ path: "header/idempotency-key", message: "is not a valid key" }],
+        );
+      }
+      if (!idem || idempotencyKey === undefined) {
+        const answered = answer(deps, request, published, body, batch, explain, sessionId);
+        if (answered instanceof Promise) return answered.then((dto) => reply.send(dto));
+        // Sent synchronously: returning nothing tells Fastify there is nothing more to send.
+        void reply.send(answered);
+        return undefined;
+      }
+      return answerOnce(deps, request, reply, idem, idempotencyKey, {
+        published,
+        body,
+        batch,
+        explain,
+        sessionId,
+      });
+    },
+  );
 }
 
 /** A request with an `Idempotency-Key`: replayed, refused when reused, or run once. */

@@ -8,6 +8,10 @@ export type {
   ColumnSchema,
   ColumnType,
 } from "../../../src/data/frame.ts";
+export type { FieldFailure } from "../../../src/release/golden/golden-match.ts";
+export type { ReleasePlan, RolloutStrategy } from "../../../src/release/release-plan.ts";
+export type { ShadowSummary } from "../../../src/release/shadow-comparison.ts";
+export type { AbTestResult } from "../../../src/release/stats/ab-test.ts";
 export type {
   AppDetailDto,
   AppDto,
@@ -59,6 +63,25 @@ export type {
   SeriesWindow,
   SloStatusDto,
 } from "../../../src/server/monitor-api-types.ts";
+/** Safe releases: environments, rollouts, golden suites (src/server/release-api-types.ts). */
+export type {
+  DeploymentDto,
+  EnvironmentName,
+  EnvironmentsDto,
+  GateDto,
+  GoldenCaseDto,
+  GoldenCaseResultDto,
+  GoldenRunDto,
+  NewGoldenCaseRequest,
+  PromoteRequest,
+  PromoteResponse,
+  ReleaseDto,
+  ReleaseEventDto,
+  ReleaseLiveDto,
+  ReleaseStateName,
+  ReleasesDto,
+  RollbackResponse,
+} from "../../../src/server/release-api-types.ts";
 
 /** `GET /studio/samples` (src/server/routes/studio.ts). */
 export interface SampleFileDto {

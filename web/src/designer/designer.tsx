@@ -52,6 +52,7 @@ import {
   type StepNode,
   setMonitoring,
   setPolicy,
+  setReleaseSetting,
   setSetting,
   setWebhookSetting,
   specToGraph,
@@ -503,11 +504,15 @@ function DesignerInner({ app, onSaved }: { app: AppDetailDto; onSaved(app: AppDt
                   policies={graph.base.policies}
                   webhook={graph.base.webhook}
                   monitoring={graph.base.monitoring}
+                  release={graph.base.release}
                   problems={policyProblems}
                   onPolicy={(group, field, value) => edit((g) => setPolicy(g, group, field, value))}
                   onWebhook={(field, value) => edit((g) => setWebhookSetting(g, field, value))}
                   onMonitoring={(group, field, value) =>
                     edit((g) => setMonitoring(g, group, field, value))
+                  }
+                  onRelease={(group, field, value) =>
+                    edit((g) => setReleaseSetting(g, group, field, value))
                   }
                 />
               ) : (
@@ -628,7 +633,9 @@ function ProblemList({
                       ? "webhook"
                       : p.path.startsWith("/monitoring")
                         ? "monitoring"
-                        : "policies"}
+                        : p.path.startsWith("/release")
+                          ? "release"
+                          : "policies"}
                   </button>
                 ) : (
                   <span className="problem-step problem-spec">spec</span>

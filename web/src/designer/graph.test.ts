@@ -337,6 +337,7 @@ describe("policies, the webhook and monitoring", () => {
       "policies",
       "webhook",
       "monitoring",
+      "release",
     ]);
     expectSameJson(graphToSpec(graph), form());
   });

@@ -421,6 +421,16 @@ export function setMonitoring(
   return setSpecField(graph, ["monitoring", group, field], value);
 }
 
+/** Set one release setting (`release.<group>.<field>`); `undefined`: the default. */
+export function setReleaseSetting(
+  graph: DesignerGraph,
+  group: string,
+  field: string,
+  value: unknown,
+): DesignerGraph {
+  return setSpecField(graph, ["release", group, field], value);
+}
+
 /** Set one webhook setting (`webhook.<field>`); `undefined` goes back to the default. */
 export function setWebhookSetting(
   graph: DesignerGraph,

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MONITORING, MONITORING_GROUPS } from "../../../src/spec/monitoring.ts";
 import { DEFAULT_POLICIES, POLICY_GROUPS } from "../../../src/spec/policies.ts";
+import { DEFAULT_RELEASE, RELEASE_GROUPS } from "../../../src/spec/release.ts";
 import { webhookSettingsSchema } from "../../../src/spec/webhook.ts";
 import { isPolicyProblem } from "./problems.ts";
 import { type MapRow, mapRows, rowsToMap, settingFields, settingValue } from "./settings-form.ts";
@@ -49,6 +50,22 @@ describe("the policies' forms", () => {
       ...webhookFields().map((f) => f.label),
     ];
     expect(new Set(labels).size).toBe(labels.length);
+  });
+
+  it("makes one form per release group, fields in the defaults' order, canary steps as text", () => {
+    for (const group of RELEASE_GROUPS) {
+      const fields = settingFields(group.schema);
+      expect(fields.map((f) => f.key)).toEqual(Object.keys(DEFAULT_RELEASE[group.key]));
+      for (const f of fields) {
+        expect(f.defaultValue).toBe(new Map(Object.entries(DEFAULT_RELEASE[group.key])).get(f.key));
+      }
+    }
+    const canary = RELEASE_GROUPS.find((g) => g.key === "canary");
+    if (!canary) throw new Error("canary");
+    expect(settingFields(canary.schema).find((f) => f.key === "steps")).toMatchObject({
+      control: "text",
+      defaultValue: "5,25,50,100",
+    });
   });
 
   it("makes one form per monitoring group, fields in the defaults' order, labels unique", () => {

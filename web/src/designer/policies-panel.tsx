@@ -2,13 +2,15 @@
  * The app's policies, webhook and monitoring, beside the step settings: one generated form per
  * policy group (src/spec/policies.ts), the webhook's settings with its renames and defaults as
  * key → value lists, then one form per monitoring group (src/spec/monitoring.ts: prediction
- * log, drift, service levels, alerts). A field shows the spec's value, or the default when the spec leaves it
+ * log, drift, service levels, alerts) and per release group (src/spec/release.ts: canary,
+ * shadow, A/B). A field shows the spec's value, or the default when the spec leaves it
  * out; clearing a number goes back to the default. Problems under `/policies`, `/webhook` and
  * `/monitoring` show on the field they name.
  */
 import type { SpecProblem } from "../../../src/spec/app-spec.ts";
 import { MONITORING_GROUPS } from "../../../src/spec/monitoring.ts";
 import { POLICY_GROUPS } from "../../../src/spec/policies.ts";
+import { RELEASE_GROUPS } from "../../../src/spec/release.ts";
 import type { SettingsGroup } from "../../../src/spec/settings-groups.ts";
 import { webhookSettingsSchema } from "../../../src/spec/webhook.ts";
 import { Card } from "../components/ui.tsx";
@@ -23,11 +25,14 @@ export interface PoliciesPanelProps {
   readonly webhook: unknown;
   /** The spec's `monitoring`, as written. */
   readonly monitoring: unknown;
+  /** The spec's `release`, as written. */
+  readonly release: unknown;
   /** Problems whose path is under `/policies` or `/webhook`. */
   readonly problems: readonly SpecProblem[];
   onPolicy(group: string, field: string, value: unknown): void;
   onWebhook(field: string, value: unknown): void;
   onMonitoring(group: string, field: string, value: unknown): void;
+  onRelease(group: string, field: string, value: unknown): void;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -40,10 +45,12 @@ export function PoliciesPanel({
   policies,
   webhook,
   monitoring,
+  release,
   problems,
   onPolicy,
   onWebhook,
   onMonitoring,
+  onRelease,
 }: PoliciesPanelProps) {
   const fieldError = (prefix: string) => {
     const found = problems.filter((p) => within(p.path, prefix));
@@ -61,6 +68,9 @@ export function PoliciesPanel({
     ...Object.keys(webhookSettingsSchema.properties).map((k) => `/webhook/${k}`),
     ...MONITORING_GROUPS.flatMap((g) =>
       Object.keys(g.schema.properties).map((k) => `/monitoring/${g.key}/${k}`),
+    ),
+    ...RELEASE_GROUPS.flatMap((g) =>
+      Object.keys(g.schema.properties).map((k) => `/release/${g.key}/${k}`),
     ),
   ];
   // Problems no field shows: a group or field the spec does not have, a section not a map.
@@ -115,6 +125,16 @@ export function PoliciesPanel({
             onChange={onMonitoring}
           />
         ))}
+        {RELEASE_GROUPS.map((group) => (
+          <GroupFieldset
+            key={group.key}
+            group={group}
+            section="release"
+            values={child(release, group.key)}
+            fieldError={fieldError}
+            onChange={onRelease}
+          />
+        ))}
       </div>
     </Card>
   );
@@ -129,7 +149,7 @@ function GroupFieldset({
   onChange,
 }: {
   readonly group: SettingsGroup<string>;
-  readonly section: "policies" | "monitoring";
+  readonly section: "policies" | "monitoring" | "release";
   readonly values: unknown;
   readonly fieldError: (path: string) => string | undefined;
   readonly onChange: (group: string, field: string, value: unknown) => void;
@@ -138,7 +158,9 @@ function GroupFieldset({
   const marker =
     section === "policies"
       ? { "data-policy-group": group.key }
-      : { "data-monitoring-group": group.key };
+      : section === "monitoring"
+        ? { "data-monitoring-group": group.key }
+        : { "data-release-group": group.key };
   return (
     <fieldset className="designer-group" {...marker}>
       <legend>{group.title}</legend>

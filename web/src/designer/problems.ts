@@ -81,5 +81,10 @@ export const within = (path: string, prefix: string) =>
 
 /** A problem of the policies or the webhook: shown in the policies panel, on its field. */
 export function isPolicyProblem(p: SpecProblem): boolean {
-  return within(p.path, "/policies") || within(p.path, "/webhook") || within(p.path, "/monitoring");
+  return (
+    within(p.path, "/policies") ||
+    within(p.path, "/webhook") ||
+    within(p.path, "/monitoring") ||
+    within(p.path, "/release")
+  );
 }

@@ -1,4 +1,4 @@
-/** The header and sub-navigation shared by an app's pages (overview, monitor, design). */
+/** The header and sub-navigation shared by an app's pages (overview, monitor, releases, design). */
 import type { ReactNode } from "react";
 import { NavLink } from "react-router";
 import { seg } from "../api/client.ts";
@@ -6,6 +6,23 @@ import type { AppDto } from "../api/types.ts";
 import { FlowIcon, PulseIcon } from "../components/icons.tsx";
 import { Badge, PageHeader } from "../components/ui.tsx";
 import { formatWhen } from "../lib/format.ts";
+
+/** Versions stepping up: the releases tab (kept here until icons.tsx gains one). */
+const ReleaseIcon = () => (
+  <svg
+    viewBox="0 0 24 24"
+    fill="none"
+    stroke="currentColor"
+    strokeWidth="1.8"
+    strokeLinecap="round"
+    strokeLinejoin="round"
+    aria-hidden="true"
+    focusable="false"
+  >
+    <path d="M4 20h4v-5h4v-5h4V5h4" />
+    <path d="M16 5h4v4" />
+  </svg>
+);
 
 export function AppHeader({ app, actions }: { app: AppDto; actions?: ReactNode }) {
   const base = `/apps/${seg(app.name)}`;
@@ -30,6 +47,12 @@ export function AppHeader({ app, actions }: { app: AppDto; actions?: ReactNode }
             <PulseIcon />
           </span>
           Monitor
+        </NavLink>
+        <NavLink to={`${base}/releases`} className="tab">
+          <span style={{ width: 16, display: "inline-flex" }}>
+            <ReleaseIcon />
+          </span>
+          Releases
         </NavLink>
         <NavLink to={`${base}/design`} className="tab">
           <span style={{ width: 16, display: "inline-flex" }}>

@@ -1,10 +1,12 @@
 /**
  * An app: its endpoint, a "try it" form generated from its input schema with the answer beside
- * it, code to call it (curl, JavaScript, Python) and an invoker key to call it with.
+ * it (and one click to keep that answer as a golden case), code to call it (curl, JavaScript,
+ * Python) and an invoker key to call it with.
  */
 import { type FormEvent, useMemo, useState } from "react";
-import { useParams, useSearchParams } from "react-router";
+import { Link, useParams, useSearchParams } from "react-router";
 import { ApiRequestError, seg, unwrap } from "../api/client.ts";
+import { addGoldenCase } from "../api/releases.ts";
 import type { AppDetailDto, KeyDto, ModelReportDto, PredictResponseDto } from "../api/types.ts";
 import { Bars, DivergingBars } from "../components/bars.tsx";
 import { KeyIcon } from "../components/icons.tsx";
@@ -102,6 +104,11 @@ function AppOverview({
   const [values, setValues] = useState<FormValues>(() => initialValues(fields, example));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [answer, setAnswer] = useState<PredictResponseDto>();
+  // The record that was answered: the form may change after, the golden case must not.
+  const [answered, setAnswered] = useState<Record<string, unknown>>();
+  const [savingGolden, setSavingGolden] = useState(false);
+  const [goldenSaved, setGoldenSaved] = useState<{ readonly name: string | null }>();
+  const [goldenError, setGoldenError] = useState<unknown>();
   const [predictError, setPredictError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const [lang, setLang] = useState("curl");
@@ -114,6 +121,8 @@ function AppOverview({
   const predict = async (event: FormEvent) => {
     event.preventDefault();
     setPredictError(undefined);
+    setGoldenSaved(undefined);
+    setGoldenError(undefined);
     setErrors(current.errors);
     if (Object.keys(current.errors).length > 0) return;
     setBusy(true);
@@ -123,8 +132,10 @@ function AppOverview({
         current.record,
       );
       setAnswer(body);
+      setAnswered(current.record);
     } catch (error) {
       setAnswer(undefined);
+      setAnswered(undefined);
       setPredictError(error);
       if (error instanceof ApiRequestError) {
         const byField: Record<string, string> = {};
@@ -136,6 +147,21 @@ function AppOverview({
       }
     } finally {
       setBusy(false);
+    }
+  };
+
+  /** The answered input becomes a case expecting what production answers now (the server's default). */
+  const saveGolden = async () => {
+    if (!answered) return;
+    setSavingGolden(true);
+    setGoldenError(undefined);
+    try {
+      const saved = await addGoldenCase(api, app.name, { input: answered, source: "studio" });
+      setGoldenSaved({ name: saved[0]?.name ?? null });
+    } catch (error) {
+      setGoldenError(error);
+    } finally {
+      setSavingGolden(false);
     }
   };
 
@@ -235,7 +261,41 @@ function AppOverview({
             {predictError ? (
               <ErrorBanner title="The app refused the request" error={predictError} />
             ) : answer ? (
-              <Answer answer={answer} />
+              <>
+                <Answer answer={answer} />
+                <div className="stack" style={{ gap: 8 }} data-testid="save-golden">
+                  {goldenSaved ? (
+                    <Notice
+                      tone="success"
+                      title={
+                        goldenSaved.name
+                          ? `Saved as the golden case ${goldenSaved.name}`
+                          : "Saved as a golden case"
+                      }
+                    >
+                      Every new version must keep giving this answer before it reaches production.{" "}
+                      <Link to={`/apps/${seg(app.name)}/releases#golden`}>See golden cases</Link>
+                    </Notice>
+                  ) : (
+                    <div className="row">
+                      <Button
+                        size="sm"
+                        onClick={() => void saveGolden()}
+                        loading={savingGolden}
+                        disabled={!answered}
+                      >
+                        Save as golden case
+                      </Button>
+                      <span className="muted small">
+                        New versions must then give this answer to reach production.
+                      </span>
+                    </div>
+                  )}
+                  {goldenError ? (
+                    <ErrorBanner title="The golden case was not saved" error={goldenError} />
+                  ) : null}
+                </div>
+              </>
             ) : (
               <p className="muted">The answer appears here.</p>
             )}
