@@ -1,11 +1,13 @@
 /**
- * `npm run bench:serve`: single-row predictions of the churn app against a bare Fastify
- * handler returning a constant, in the same run, from a load generator on loopback. Each
+ * `npm run bench:serve`: single-row predictions of the churn app against bare Fastify
+ * handlers, in the same run, from a load generator on loopback. Each
  * server runs in its own process; rounds alternate between them and the medians are printed
  * with their ratio, because the machine is shared and noisy.
  *
- * Rows (one model, one Ballast process, four routes):
- * - bare Fastify: the ceiling any Fastify route reaches here;
+ * Rows (one model, one Ballast process, four routes, two bare Fastify processes):
+ * - bare Fastify (constant): the ceiling any Fastify route reaches here;
+ * - bare Fastify + churn model: the peer issue 5 names, a bare Fastify handler doing the same
+ *   single-row churn predictions (the same artifact and predictor, nothing else);
  * - policies off: every policy that can be off, off; prediction log and drift off;
  * - policies on: rate limits (above the load), bulkhead, deadline; cache and idempotency off;
  *   prediction log and drift off (issue 5's row);
@@ -24,7 +26,9 @@
  * event loop (DuckDB's threads) that req/s only shows when the cores are saturated.
  *
  * Options (env): BENCH_SECONDS (per round, default 8), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 32).
+ * BENCH_CONNECTIONS (default 32), BENCH_PEER_COMPAT=1 (the bare Fastify peers, plain JS on
+ * the same build, also get Ballast's Node backport, src/server/node-compat.ts), BENCH_CPU_PROF (a folder: the Ballast process writes a V8
+ * CPU profile there when it stops).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -140,8 +144,12 @@ async function main() {
         stdio: "inherit",
       },
     );
+    // BENCH_CPU_PROF=dir: the Ballast process writes a V8 CPU profile there when it stops.
+    const profile = process.env.BENCH_CPU_PROF
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [];
     const ballast = await startProcess(
-      ["bin/ballast.js", "serve", "--port", "0", "--no-demo"],
+      [...profile, "bin/ballast.js", "serve", "--port", "0", "--no-demo"],
       {
         BALLAST_DATA_DIR: dataDir,
         BALLAST_LOG_LEVEL: "warn",
@@ -284,11 +292,21 @@ async function main() {
     await canaryState();
     const model = (await (
       await fetch(new URL("/v1/models/churn", base), { headers: auth })
-    ).json()) as { model: { learner: string } };
+    ).json()) as { model: { learner: string; artifactSha256: string } };
 
-    const bare = await startProcess(["bench/bare-fastify.ts"], {}, /LISTENING (\S+)/);
+    const bare = await startProcess(["bench/bare-fastify.mjs"], {}, /LISTENING (\S+)/, true);
     children.push(bare.child);
     const bareUrl = `${bare.match[1]}/predict`;
+    // The same model file, served by a bare Fastify handler with the same predictor.
+    const sha = model.model.artifactSha256;
+    const bareModel = await startProcess(
+      ["bench/bare-fastify.mjs"],
+      { BENCH_ARTIFACT: path.join(dataDir, "blobs", "sha256", sha.slice(0, 2), sha) },
+      /LISTENING (\S+)/,
+      true,
+    );
+    children.push(bareModel.child);
+    const bareModelUrl = `${bareModel.match[1]}/predict`;
     const churnUrl = `${base}/v1/apps/churn/predict`;
     const bareRouteUrl = `${base}/v1/apps/churn-bare/predict`;
     const watchedUrl = `${base}/v1/apps/churn-watched/predict`;
@@ -303,14 +321,16 @@ async function main() {
       duration: 2,
       connections: CONNECTIONS,
     });
-    await autocannon({
-      url: bareUrl,
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(ROW),
-      duration: 2,
-      connections: CONNECTIONS,
-    });
+    for (const url of [bareUrl, bareModelUrl]) {
+      await autocannon({
+        url,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(ROW),
+        duration: 2,
+        connections: CONNECTIONS,
+      });
+    }
     for (const url of [bareRouteUrl, watchedUrl, canaryUrl]) {
       await autocannon({
         url,
@@ -323,6 +343,7 @@ async function main() {
     }
     const rows: Record<string, Round[]> = {
       "bare Fastify (constant)": [],
+      "bare Fastify + churn model": [],
       "Ballast, policies off": [],
       "Ballast, policies on": [],
       "policies on + monitoring": [],
@@ -330,6 +351,7 @@ async function main() {
     };
     for (let i = 0; i < ROUNDS; i++) {
       rows["bare Fastify (constant)"]?.push(await load(bareUrl, {}, bare.child));
+      rows["bare Fastify + churn model"]?.push(await load(bareModelUrl, {}, bareModel.child));
       rows["Ballast, policies off"]?.push(await load(bareRouteUrl, auth, ballast.child));
       rows["Ballast, policies on"]?.push(await load(churnUrl, auth, ballast.child));
       rows["policies on + monitoring"]?.push(await load(watchedUrl, auth, ballast.child));
@@ -346,23 +368,24 @@ async function main() {
       bad: rounds.reduce((s, r) => s + r.errors + r.non2xx, 0),
     }));
     const bareRps = summary[0]?.rps ?? 1;
-    const routeRps = summary[1]?.rps ?? 1;
-    const policiesRps = summary[2]?.rps ?? 1;
+    const bareModelRps = summary[1]?.rps ?? 1;
+    const routeRps = summary[2]?.rps ?? 1;
+    const policiesRps = summary[3]?.rps ?? 1;
     process.stdout.write(
       `\nbench:serve — ${ROUNDS} rounds x ${SECONDS}s, ${CONNECTIONS} connections, single-row churn requests (model: ${model.model.learner}), medians\n\n`,
     );
     process.stdout.write(
-      `${"route".padEnd(28)}${"req/s".padStart(10)}${"CPU µs".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"vs off".padStart(9)}${"vs on".padStart(8)}${"errors".padStart(8)}\n`,
+      `${"route".padEnd(28)}${"req/s".padStart(10)}${"CPU µs".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs bare".padStart(9)}${"vs model".padStart(10)}${"vs off".padStart(9)}${"vs on".padStart(8)}${"errors".padStart(8)}\n`,
     );
     for (const s of summary) {
       process.stdout.write(
-        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.cpuUs.toFixed(0).padStart(9)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / routeRps).toFixed(2).padStart(9)}${(s.rps / policiesRps).toFixed(2).padStart(8)}${String(s.bad).padStart(8)}\n`,
+        `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.cpuUs.toFixed(0).padStart(9)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / bareModelRps).toFixed(2).padStart(10)}${(s.rps / routeRps).toFixed(2).padStart(9)}${(s.rps / policiesRps).toFixed(2).padStart(8)}${String(s.bad).padStart(8)}\n`,
       );
     }
     // Issue 7's goal is no measurable difference: the ratio is reported, not asserted, because
     // on a shared machine the rounds' noise is larger than what a test could hold it to.
-    const on = summary[2];
-    const canary = summary[4];
+    const on = summary[3];
+    const canary = summary[5];
     if (on && canary) {
       const split = traffic.map((t) => `v${t.version} (${t.role}) ${t.requests}`).join(", ");
       process.stdout.write(

@@ -3,6 +3,7 @@
  * store, the training runner and the HTTP server are wired together, as Kysely wires a
  * dialect. Everything else receives what it needs from here.
  */
+
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
@@ -27,6 +28,7 @@ import { loadDemo } from "./demo.ts";
 import { toErrorResponse } from "./error-response.ts";
 import { errorBody } from "./errors.ts";
 import { loggerOptions } from "./logging.ts";
+import { applyNodeCompat } from "./node-compat.ts";
 import { withPublishedApps } from "./openapi.ts";
 import { registerRequestSpans, requestChildLoggerFactory } from "./request-trace.ts";
 import { analysisRoutes } from "./routes/analysis.ts";
@@ -84,6 +86,7 @@ export interface Ballast {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function createBallast(config: BallastConfig): Promise<Ballast> {
+  applyNodeCompat();
   await mkdir(config.dataDir, { recursive: true });
   const registry = await openRegistry(
     config.databaseUrl
