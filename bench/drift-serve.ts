@@ -26,6 +26,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { CHURN_RECORD } from "../test/helpers/churn.ts";
+import { ballastApi, trainChurn } from "./ballast-api.ts";
 
 const require = createRequire(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -103,38 +104,9 @@ async function startServer(label: string, build: string): Promise<Server> {
       child.on("exit", (code) => reject(new Error(`${label} exited with ${code}`)));
     },
   );
-  const auth = {
-    authorization: `Bearer ${readFileSync(path.join(dataDir, "admin.key"), "utf8").trim()}`,
-  };
-  const post = async (route: string, body: unknown, raw = false) => {
-    const r = await fetch(new URL(route, url), {
-      method: "POST",
-      headers: raw ? auth : { ...auth, "content-type": "application/json" },
-      body: raw ? (body as Buffer) : JSON.stringify(body),
-    });
-    const json = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
-    return json;
-  };
-  await post(
-    "/v1/datasets?name=churn&filename=wa_churn.csv",
-    readFileSync("examples/data/wa_churn.csv"),
-    true,
-  );
-  const { job } = (await post("/v1/train", {
-    dataset: "churn",
-    target: "churn",
-    timeBudgetSeconds: 10,
-  })) as { job: { id: string } };
-  for (;;) {
-    const r = (await (
-      await fetch(new URL(`/v1/jobs/${job.id}`, url), { headers: auth })
-    ).json()) as { job: { status: string; error?: unknown } };
-    if (r.job.status === "succeeded") break;
-    if (r.job.status === "failed")
-      throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
+  const api = ballastApi(url, dataDir);
+  const { auth, post } = api;
+  await trainChurn(api, 10);
   const steps = [
     { id: "input", kind: "input" },
     { id: "validate", kind: "validate", after: ["input"] },

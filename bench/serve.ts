@@ -37,6 +37,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { CHURN_RECORD } from "../test/helpers/churn.ts";
+import { ballastApi, trainChurn } from "./ballast-api.ts";
 
 const require = createRequire(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -162,43 +163,8 @@ async function main() {
     );
     children.push(ballast.child);
     const base = ballast.match[1] as string;
-    const key = readFileSync(path.join(dataDir, "admin.key"), "utf8").trim();
-    const auth = { authorization: `Bearer ${key}` };
-    const post = async (route: string, body: unknown, raw = false) => {
-      const r = await fetch(new URL(route, base), {
-        method: "POST",
-        headers: raw ? auth : { ...auth, "content-type": "application/json" },
-        body: raw ? (body as Buffer) : JSON.stringify(body),
-      });
-      const json = (await r.json()) as Record<string, unknown>;
-      if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
-      return json;
-    };
-    await post(
-      "/v1/datasets?name=churn&filename=wa_churn.csv",
-      readFileSync("examples/data/wa_churn.csv"),
-      true,
-    );
-    const get = async (route: string) => {
-      const r = await fetch(new URL(route, base), { headers: auth });
-      const json = (await r.json()) as Record<string, unknown>;
-      if (!r.ok) throw new Error(`${route}: ${JSON.stringify(json)}`);
-      return json;
-    };
-    const { job } = (await post("/v1/train", {
-      dataset: "churn",
-      target: "churn",
-      timeBudgetSeconds: 20,
-    })) as { job: { id: string } };
-    for (;;) {
-      const r = (await (
-        await fetch(new URL(`/v1/jobs/${job.id}`, base), { headers: auth })
-      ).json()) as { job: { status: string; error?: unknown } };
-      if (r.job.status === "succeeded") break;
-      if (r.job.status === "failed")
-        throw new Error(`training failed: ${JSON.stringify(r.job.error)}`);
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    const { auth, post, get } = ballastApi(base, dataDir);
+    await trainChurn({ auth, post, get }, 20);
     // Three apps on the same model: "churn" with every policy on (rate limits checked on each
     // request but set above what the load reaches, the bulkhead, the deadline; cache and
     // idempotency off, as the issue asks) and monitoring off, "churn-watched" the same with

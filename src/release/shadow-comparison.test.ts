@@ -27,9 +27,9 @@ describe("ShadowComparison", () => {
   it("reports both versions' model-time percentiles, failures and skips", () => {
     const c = new ShadowComparison();
     for (let i = 1; i <= 100; i++) c.add(answers("a"), answers("a"), i, i * 2);
-    c.failed();
-    c.skip();
-    c.skip();
+    c.countFailure();
+    c.countSkipped();
+    c.countSkipped();
     const s = c.summary();
     expect(s.stableModelMs).toEqual({ p50: 50, p95: 95 });
     expect(s.candidateModelMs).toEqual({ p50: 100, p95: 190 });

@@ -91,11 +91,13 @@ export class ShadowComparison {
     if (candidateModelMs !== undefined) this.candidateMs.add(candidateModelMs, this.random);
   }
 
-  failed(): void {
+  /** A mirrored request the candidate failed. */
+  countFailure(): void {
     this.candidateErrors++;
   }
 
-  skip(): void {
+  /** A request not mirrored: the candidate already had its most calls in flight. */
+  countSkipped(): void {
     this.skipped++;
   }
 

@@ -8,10 +8,7 @@
 
 import { ShadowComparison } from "../release/shadow-comparison.ts";
 import type { RowAnswer } from "../runtime/pipeline/pipeline.ts";
-import { withDeadline } from "../runtime/policies/deadline.ts";
 import type { PublishedApp } from "./app-runtime.ts";
-
-const NO_PATH = () => "";
 
 export interface MirrorRequest {
   readonly releaseId: string;
@@ -46,7 +43,7 @@ export class ShadowMirror {
     const comparison = this.comparison(request.releaseId);
     const busy = this.inFlight.get(request.releaseId) ?? 0;
     if (busy >= request.maxInFlight) {
-      comparison.skip();
+      comparison.countSkipped();
       return;
     }
     this.inFlight.set(request.releaseId, busy + 1);
@@ -60,17 +57,15 @@ export class ShadowMirror {
   }
 
   private async run(request: MirrorRequest, comparison: ShadowComparison): Promise<void> {
-    const pipeline = request.candidate.runtime.pipeline;
+    const runtime = request.candidate.runtime;
     try {
-      const now = pipeline.runNow({ records: request.records, paths: NO_PATH, explain: false });
-      const result =
-        now ??
-        (await withDeadline(request.candidate.runtime.policies.timeouts.requestMs, (signal) =>
-          pipeline.run({ records: request.records, paths: NO_PATH, explain: false, signal }),
-        ));
+      const result = await runtime.pipeline.runDetached(
+        request.records,
+        runtime.policies.timeouts.requestMs,
+      );
       comparison.add(request.stableAnswers, result.answers, request.stableModelMs, result.modelMs);
     } catch {
-      comparison.failed();
+      comparison.countFailure();
     }
   }
 

@@ -296,6 +296,20 @@ export class Pipeline {
     return { answers, modelMs, encoded };
   }
 
+  /**
+   * Records run for no caller's request (a golden case, shadow traffic): synchronously when
+   * nothing waits, else through `run` under `deadlineMs`. Row paths are not reported.
+   */
+  async runDetached(
+    records: readonly Record<string, unknown>[],
+    deadlineMs: number,
+  ): Promise<PipelineResult> {
+    const request = { records, paths: () => "", explain: false };
+    return (
+      this.runNow(request) ?? withDeadline(deadlineMs, (signal) => this.run({ ...request, signal }))
+    );
+  }
+
   /** The validate step: every record against the contract, the first bad one named. */
   private validate(records: readonly Record<string, unknown>[], paths: RowPaths): void {
     const validate = this.deps.validateRecord;

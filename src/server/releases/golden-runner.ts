@@ -11,12 +11,9 @@ import {
   matchAnswer,
   parseGoldenMatch,
 } from "../../release/golden/golden-match.ts";
-import { withDeadline } from "../../runtime/policies/deadline.ts";
 import type { AppRuntime, PublishedApp } from "../app-runtime.ts";
 import { toErrorResponse } from "../error-response.ts";
 import type { GoldenCaseResultDto, GoldenRunDto } from "../release-api-types.ts";
-
-const NO_PATH = () => "";
 
 /** One case through one loaded version. */
 export async function runGoldenCase(
@@ -37,13 +34,10 @@ export async function runGoldenCase(
     return { case: c.name, passed: false, ms: 0, failures: [], error: `invalid match: ${message}` };
   }
   try {
-    const pipeline = app.runtime.pipeline;
-    const records = [c.input as Record<string, unknown>];
-    const result =
-      pipeline.runNow({ records, paths: NO_PATH, explain: false }) ??
-      (await withDeadline(app.runtime.policies.timeouts.requestMs, (signal) =>
-        pipeline.run({ records, paths: NO_PATH, explain: false, signal }),
-      ));
+    const result = await app.runtime.pipeline.runDetached(
+      [c.input as Record<string, unknown>],
+      app.runtime.policies.timeouts.requestMs,
+    );
     const actual = { ...(result.answers[0] ?? {}) } as Record<string, unknown>;
     const outcome = matchAnswer(c.expected, actual, match);
     return {
