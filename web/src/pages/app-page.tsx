@@ -12,14 +12,11 @@ import { Bars, DivergingBars } from "../components/bars.tsx";
 import { KeyIcon } from "../components/icons.tsx";
 import {
   Button,
-  ButtonLink,
   Card,
   CodeBlock,
   CopyButton,
-  EmptyState,
   ErrorBanner,
   Field,
-  Loading,
   Notice,
   TabPanel,
   Tabs,
@@ -35,6 +32,7 @@ import {
 import { curlSnippet, fetchSnippet, pythonSnippet } from "../lib/snippets.ts";
 import { useResource } from "../lib/use-resource.ts";
 import { useApi, useSignedIn } from "../session/session.tsx";
+import { appLoadState } from "./app-load-state.tsx";
 import { AppHeader } from "./app-nav.tsx";
 
 interface Loaded {
@@ -68,21 +66,8 @@ export function AppPage() {
     [api, name],
   );
 
-  if (loaded.loading && !loaded.data) return <Loading label="Loading the app…" />;
-  if (loaded.error || !loaded.data) {
-    return loaded.error instanceof ApiRequestError && loaded.error.status === 404 ? (
-      <EmptyState
-        title={`There is no app named ${name}`}
-        action={
-          <ButtonLink to="/apps" variant="primary">
-            All apps
-          </ButtonLink>
-        }
-      />
-    ) : (
-      <ErrorBanner title="Could not load the app" error={loaded.error} onRetry={loaded.reload} />
-    );
-  }
+  const waiting = appLoadState(name, loaded);
+  if (waiting || !loaded.data) return waiting;
   const { app, example } = loaded.data;
   const published = params.get("published");
   return <AppOverview key={app.version} app={app} example={example} published={published} />;

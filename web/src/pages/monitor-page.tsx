@@ -7,7 +7,7 @@
  */
 import { useMemo, useState } from "react";
 import { useParams, useSearchParams } from "react-router";
-import { type ApiClient, ApiRequestError, seg, unwrap } from "../api/client.ts";
+import { type ApiClient, seg, unwrap } from "../api/client.ts";
 import type {
   AppDetailDto,
   AppSeriesDto,
@@ -18,10 +18,11 @@ import type {
   ProcessSeriesDto,
   SeriesWindow,
 } from "../api/types.ts";
-import { ButtonLink, EmptyState, ErrorBanner, Field, Loading } from "../components/ui.tsx";
+import { ErrorBanner, Field, Loading } from "../components/ui.tsx";
 import { usePolling } from "../lib/use-polling.ts";
 import { useResource } from "../lib/use-resource.ts";
 import { useApi } from "../session/session.tsx";
+import { appLoadState } from "./app-load-state.tsx";
 import { AppHeader } from "./app-nav.tsx";
 import { DriftSection, type DriftWindow } from "./monitor/drift-section.tsx";
 import {
@@ -91,21 +92,8 @@ export function MonitorPage() {
     async (signal) => unwrap<AppDetailDto>(await api.get(`/v1/apps/${seg(name)}`, signal), "app"),
     [api, name],
   );
-  if (app.loading && !app.data) return <Loading label="Loading the app…" />;
-  if (app.error || !app.data) {
-    return app.error instanceof ApiRequestError && app.error.status === 404 ? (
-      <EmptyState
-        title={`There is no app named ${name}`}
-        action={
-          <ButtonLink to="/apps" variant="primary">
-            All apps
-          </ButtonLink>
-        }
-      />
-    ) : (
-      <ErrorBanner title="Could not load the app" error={app.error} onRetry={app.reload} />
-    );
-  }
+  const waiting = appLoadState(name, app);
+  if (waiting || !app.data) return waiting;
   return <Monitor app={app.data} />;
 }
 

@@ -8,7 +8,7 @@
  */
 import { type ReactNode, useRef, useState } from "react";
 import { useParams } from "react-router";
-import { type ApiClient, ApiRequestError, seg, unwrap } from "../api/client.ts";
+import { type ApiClient, seg, unwrap } from "../api/client.ts";
 import { getEnvironments, getReleases, listGoldenCases, rollback } from "../api/releases.ts";
 import type {
   AppDetailDto,
@@ -17,20 +17,12 @@ import type {
   PromoteResponse,
   ReleasesDto,
 } from "../api/types.ts";
-import {
-  Button,
-  ButtonLink,
-  Card,
-  ConfirmDialog,
-  EmptyState,
-  ErrorBanner,
-  Loading,
-  Notice,
-} from "../components/ui.tsx";
+import { Button, Card, ConfirmDialog, ErrorBanner, Loading, Notice } from "../components/ui.tsx";
 import { formatWhen } from "../lib/format.ts";
 import { usePolling } from "../lib/use-polling.ts";
 import { useResource } from "../lib/use-resource.ts";
 import { useApi } from "../session/session.tsx";
+import { appLoadState } from "./app-load-state.tsx";
 import { AppHeader } from "./app-nav.tsx";
 import { type Part, PartView } from "./monitor/parts.tsx";
 import { GoldenCases } from "./releases/golden-cases.tsx";
@@ -69,21 +61,8 @@ export function ReleasesPage() {
     async (signal) => unwrap<AppDetailDto>(await api.get(`/v1/apps/${seg(name)}`, signal), "app"),
     [api, name],
   );
-  if (app.loading && !app.data) return <Loading label="Loading the app…" />;
-  if (app.error || !app.data) {
-    return app.error instanceof ApiRequestError && app.error.status === 404 ? (
-      <EmptyState
-        title={`There is no app named ${name}`}
-        action={
-          <ButtonLink to="/apps" variant="primary">
-            All apps
-          </ButtonLink>
-        }
-      />
-    ) : (
-      <ErrorBanner title="Could not load the app" error={app.error} onRetry={app.reload} />
-    );
-  }
+  const waiting = appLoadState(name, app);
+  if (waiting || !app.data) return waiting;
   return <Releases app={app.data} onAppChanged={app.reload} />;
 }
 
