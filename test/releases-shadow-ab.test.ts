@@ -48,6 +48,12 @@ const RECORDS = Array.from({ length: 150 }, (_, i) => ({
   total_charges: (20 + ((i * 13) % 100)) * ((i * 7) % 72),
 }));
 
+/**
+ * The suite sends hundreds of predictions back to back, faster than the default per-key limit
+ * on a quick machine; rate limits are tested elsewhere (runtime-policies.test.ts).
+ */
+const UNLIMITED = { rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 } };
+
 async function stage(spec: Record<string, unknown>): Promise<number> {
   const saved = await call("POST", "/v1/apps/churn/versions", { spec, deploy: "staging" });
   expect(saved.status, JSON.stringify(saved.json)).toBe(201);
@@ -62,7 +68,9 @@ async function predictorOf(model: string): Promise<Predictor> {
 
 describe("shadow releases", () => {
   it("compares the candidate on mirrored traffic as an offline comparison does", async () => {
-    const candidate = await stage(churnSpec({ model: { name: "churn", version: 2 } }));
+    const candidate = await stage(
+      churnSpec({ model: { name: "churn", version: 2 }, policies: UNLIMITED }),
+    );
     const promoted = await call("POST", "/v1/apps/churn/promote", {
       to: "production",
       strategy: "shadow",
@@ -107,7 +115,9 @@ describe("A/B releases", () => {
   it("splits callers stickily and tests the conversion difference per arm", async () => {
     const stableVersion = (await call("GET", "/v1/apps/churn/environments")).json.production
       .version as number;
-    const candidate = await stage(churnSpec({ model: { name: "churn", version: 1 } }));
+    const candidate = await stage(
+      churnSpec({ model: { name: "churn", version: 1 }, policies: UNLIMITED }),
+    );
     const promoted = await call("POST", "/v1/apps/churn/promote", {
       to: "production",
       strategy: "ab",

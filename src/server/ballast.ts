@@ -4,9 +4,9 @@
  * dialect. Everything else receives what it needs from here.
  */
 
-import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { createServer, type ServerOptions } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import swagger from "@fastify/swagger";
@@ -24,13 +24,15 @@ import { openRegistry } from "../registry/registry.ts";
 import { LocalBlobStore } from "../store/local-blob-store.ts";
 import type { BallastConfig } from "./config.ts";
 import { ServerContext } from "./context.ts";
+import type { PredictRouteDeps } from "./data-plane/admission.ts";
+import { type LevelLogger, type PredictFastPath, predictFastPath } from "./data-plane/fast-path.ts";
 import { loadDemo } from "./demo.ts";
 import { toErrorResponse } from "./error-response.ts";
 import { errorBody } from "./errors.ts";
 import { loggerOptions } from "./logging.ts";
 import { applyNodeCompat } from "./node-compat.ts";
 import { withPublishedApps } from "./openapi.ts";
-import { registerRequestSpans, requestChildLoggerFactory } from "./request-trace.ts";
+import { registerRequestSpans, requestChildLoggerFactory, requestIdOf } from "./request-trace.ts";
 import { analysisRoutes } from "./routes/analysis.ts";
 import { appMetricsRoutes } from "./routes/app-metrics.ts";
 import { appRuntimeStateRoutes } from "./routes/app-runtime-state.ts";
@@ -74,6 +76,8 @@ export interface Ballast {
   readonly server: FastifyInstance;
   readonly bootstrap: Bootstrap;
   readonly training: ServerContext["training"];
+  /** The data plane's fast path for predictions (data-plane/fast-path.ts). */
+  readonly fastPath: PredictFastPath;
   /** Spans to the OTLP collector, when `otlpEndpoint` is configured (`flush()` for tests). */
   readonly tracing?: Tracing;
   /** Start listening; resolves to the base URL. */
@@ -82,8 +86,6 @@ export interface Ballast {
   demoReady(): Promise<void>;
   close(): Promise<void>;
 }
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function createBallast(config: BallastConfig): Promise<Ballast> {
   applyNodeCompat();
@@ -101,22 +103,64 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   const tracing = config.otlpEndpoint
     ? new Tracing({ endpoint: config.otlpEndpoint, serviceVersion: VERSION, masker })
     : undefined;
-  const server = Fastify({
+  const predictDeps: PredictRouteDeps = {
+    apps: ctx.apps,
+    authenticate: ctx.authenticate,
+    authenticateNow: ctx.authenticateNow,
+    observers: ctx.observers,
+    counters: ctx.counters,
+    rateLimiter: ctx.rateLimiter,
+    idempotency: ctx.idempotency,
+    shadow: ctx.shadow,
+    ...(config.workspaceRateLimit.perSecond > 0
+      ? { workspaceRateLimit: config.workspaceRateLimit }
+      : {}),
+  };
+  const childLoggerFactory = requestChildLoggerFactory(masker);
+  let closing = false;
+  // Predictions take the data plane's fast path (data-plane/fast-path.ts) when it can answer
+  // them exactly as the route would; everything else goes to Fastify.
+  const fastPath = predictFastPath({
+    deps: predictDeps,
+    bodyLimit: config.bodyLimit,
+    logger: () => server.log as LevelLogger,
+    childLogger: childLoggerFactory,
+    jsonParser: () => jsonParser,
+    open: () => !closing && tracing === undefined,
+  });
+  const server: FastifyInstance = Fastify({
+    // Node's HTTP server as Fastify would make it (server.js), with the fast path in front.
+    serverFactory: (handler, fastifyOptions) => {
+      const options = fastifyOptions as {
+        http?: ServerOptions;
+        keepAliveTimeout?: number;
+        requestTimeout?: number;
+        connectionTimeout?: number;
+        maxRequestsPerSocket?: number;
+      };
+      const http = createServer(options.http ?? {}, (req, res) => {
+        if (!fastPath.handle(req, res)) handler(req, res);
+      });
+      http.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
+      http.requestTimeout = options.requestTimeout ?? 0;
+      http.setTimeout(options.connectionTimeout ?? 0);
+      if ((options.maxRequestsPerSocket ?? 0) > 0) {
+        http.maxRequestsPerSocket = options.maxRequestsPerSocket ?? 0;
+      }
+      return http;
+    },
     logger: loggerOptions({
       level: config.logLevel,
       masker,
       maskIps: config.logMaskIps,
       ...(config.logDestination !== undefined ? { destination: config.logDestination } : {}),
     }),
-    childLoggerFactory: requestChildLoggerFactory(masker),
+    childLoggerFactory,
     // Bad URLs (undecodable, over-long parameters) are answered before routing and its hooks:
     // answered here, they too carry X-Request-Id and the uniform error body.
     frameworkErrors: (error, request, reply) => answerFrameworkError(error, request, reply),
     bodyLimit: config.bodyLimit,
-    genReqId: (request) => {
-      const incoming = request.headers["x-request-id"];
-      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
+    genReqId: (request) => requestIdOf(request.headers),
     ajv: {
       customOptions: {
         removeAdditional: false,
@@ -127,6 +171,11 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
     },
   });
   ctx.setLogger(server.log);
+  const jsonParser = server.getDefaultJsonParser("error", "error");
+  server.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
   // Callback-style hooks on every request: an async hook costs a promise per request.
   server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
@@ -233,21 +282,7 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   await server.register(releaseRoutes(ctx));
   await server.register(goldenRoutes(ctx));
   await server.register(stagingRoutes(ctx));
-  await server.register(
-    predictRoutes({
-      apps: ctx.apps,
-      authenticate: ctx.authenticate,
-      authenticateNow: ctx.authenticateNow,
-      observers: ctx.observers,
-      counters: ctx.counters,
-      rateLimiter: ctx.rateLimiter,
-      idempotency: ctx.idempotency,
-      shadow: ctx.shadow,
-      ...(config.workspaceRateLimit.perSecond > 0
-        ? { workspaceRateLimit: config.workspaceRateLimit }
-        : {}),
-    }),
-  );
+  await server.register(predictRoutes(predictDeps));
 
   let demo: Promise<void> = Promise.resolve();
   return {
@@ -256,6 +291,7 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
     server,
     bootstrap,
     training: ctx.training,
+    fastPath,
     ...(tracing ? { tracing } : {}),
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });

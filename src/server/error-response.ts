@@ -26,12 +26,13 @@ export function rateLimitHeaders(v: {
   readonly resetSeconds: number;
   readonly policy?: string;
 }): Record<string, string> {
-  return {
+  const headers: Record<string, string> = {
     "ratelimit-limit": String(v.limit),
     "ratelimit-remaining": String(Math.max(0, Math.floor(v.remaining))),
     "ratelimit-reset": String(Math.max(0, Math.ceil(v.resetSeconds))),
-    ...(v.policy ? { "ratelimit-policy": v.policy } : {}),
   };
+  if (v.policy) headers["ratelimit-policy"] = v.policy;
+  return headers;
 }
 
 /** A runtime policy's answer as an ApiError, or undefined for anything else. */

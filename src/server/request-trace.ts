@@ -8,7 +8,8 @@
  * Routes read it with {@link traceContextOf} / {@link stepTracerOf} (to pass into the
  * pipeline) and name the app that answered with {@link annotateTrace}.
  */
-import type { IncomingMessage } from "node:http";
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type {
   FastifyBaseLogger,
   FastifyError,
@@ -59,6 +60,14 @@ export function annotateTrace(
     [SPAN_ATTRIBUTES.app]: served.app,
     [SPAN_ATTRIBUTES.appVersion]: served.version,
   });
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A request's id: the caller's `X-Request-Id` when it is a sane one, else a new UUID. */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const incoming = headers["x-request-id"];
+  return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /**

@@ -230,6 +230,8 @@ class MemoryBuckets implements RateLimiter {
   #shapes: BucketShape[] = [];
   #scopes: RateLimitScope[] = [];
   #tats: number[] = [];
+  /** Each bucket object's map key, made once: callers reuse their bucket lists. */
+  #keyOf = new WeakMap<RateLimitBucket, string>();
 
   constructor(private readonly clock: () => number) {}
 
@@ -258,7 +260,11 @@ class MemoryBuckets implements RateLimiter {
     for (const bucket of buckets) {
       if (bucket.perSecond === 0) continue;
       const shape = this.shapes.get(bucket.perSecond, bucket.burst);
-      const key = `${bucket.scope}:${bucket.id}`;
+      let key = this.#keyOf.get(bucket);
+      if (key === undefined) {
+        key = `${bucket.scope}:${bucket.id}`;
+        this.#keyOf.set(bucket, key);
+      }
       const stored = this.#full.get(key);
       const tat = stored !== undefined && stored > now ? stored : now;
       const retry = tat + shape.intervalMs - shape.toleranceMs - now;
