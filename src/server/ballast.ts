@@ -27,7 +27,7 @@ import { ServerContext } from "./context.ts";
 import type { PredictRouteDeps } from "./data-plane/admission.ts";
 import { type LevelLogger, type PredictFastPath, predictFastPath } from "./data-plane/fast-path.ts";
 import { loadDemo } from "./demo.ts";
-import { toErrorResponse } from "./error-response.ts";
+import { answerError } from "./error-response.ts";
 import { errorBody } from "./errors.ts";
 import { loggerOptions } from "./logging.ts";
 import { applyNodeCompat } from "./node-compat.ts";
@@ -183,9 +183,7 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
   });
   if (tracing) registerRequestSpans(server, tracing);
   server.setErrorHandler((error, request, reply) => {
-    const { status, body, headers } = toErrorResponse(error as FastifyError);
-    if (status >= 500) request.log.error({ err: error }, "unhandled error");
-    else request.log.debug({ status, ...body }, "request refused");
+    const { status, body, headers } = answerError(error, request.log);
     void reply.code(status).headers(headers).send(body);
   });
   server.setNotFoundHandler((request, reply) => {

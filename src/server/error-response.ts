@@ -150,3 +150,18 @@ export function toErrorResponse(error: FastifyError | Error): {
     headers: {},
   };
 }
+
+/**
+ * The server's answer to anything thrown, logged as the error handler logs it: bugs (5xx) at
+ * error with their cause, refusals at debug. Fastify's error handler and the predict fast path
+ * both answer with it.
+ */
+export function answerError(
+  error: unknown,
+  log: { error(obj: unknown, msg: string): void; debug(obj: unknown, msg: string): void },
+): ReturnType<typeof toErrorResponse> {
+  const answer = toErrorResponse(error as Error);
+  if (answer.status >= 500) log.error({ err: error }, "unhandled error");
+  else log.debug({ status: answer.status, ...answer.body }, "request refused");
+  return answer;
+}

@@ -23,7 +23,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorCodes, type FastifyBaseLogger, type FastifyBodyParser } from "fastify";
 import type { Bindings, ChildLoggerOptions } from "pino";
-import { toErrorResponse } from "../error-response.ts";
+import { answerError } from "../error-response.ts";
 import { requestIdOf } from "../request-trace.ts";
 import {
   type Admitted,
@@ -152,12 +152,12 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
     }
     if (refused !== undefined) {
       // Refused before the body (429, 503): answered here, as the route's onRequest would.
-      respondError(deps, request, res, pending, refused, started);
+      respondError(request, res, pending, refused, started);
       return true;
     }
     readBody(req, Number(length), bodyLimit, options.jsonParser(), (error, body) => {
       if (error) {
-        respondError(deps, request, res, pending, error, started, true);
+        respondError(request, res, pending, error, started, true);
         return;
       }
       request.body = body;
@@ -174,15 +174,15 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
           sessionId,
         );
       } catch (thrown) {
-        respondError(deps, request, res, pending, thrown, started);
+        respondError(request, res, pending, thrown, started);
         return;
       }
       if (result instanceof Promise) {
         result.then(
-          (dto) => respond(deps, request, res, pending, 200, JSON.stringify(dto), started),
-          (thrown: unknown) => respondError(deps, request, res, pending, thrown, started),
+          (dto) => respond(request, res, pending, 200, JSON.stringify(dto), started),
+          (thrown: unknown) => respondError(request, res, pending, thrown, started),
         );
-      } else respond(deps, request, res, pending, 200, JSON.stringify(result), started);
+      } else respond(request, res, pending, 200, JSON.stringify(result), started);
     });
     return true;
   };
@@ -195,7 +195,6 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
 
   /** Write the answer, then tell the observers and log it, as the route's onResponse does. */
   function respond(
-    deps: PredictRouteDeps,
     request: FastRequest,
     res: ServerResponse,
     pending: PendingHeaders,
@@ -221,7 +220,6 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
 
   /** Anything thrown, as the server's error handler answers it (only bugs are 500s). */
   function respondError(
-    deps: PredictRouteDeps,
     request: FastRequest,
     res: ServerResponse,
     pending: PendingHeaders,
@@ -229,14 +227,12 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
     started: number,
     bodyError = false,
   ): void {
-    const { status, body, headers } = toErrorResponse(error as Error);
+    const { status, body, headers } = answerError(error, request.log);
     const state = admittedOf(request);
     if (state) state.errorCode = body.error.code;
-    if (status >= 500) request.log.error({ err: error }, "unhandled error");
-    else request.log.debug({ status, ...body }, "request refused");
     // Fastify closes the connection after a body it could not read: the client may send more.
     if (bodyError) headers.connection = "close";
-    respond(deps, request, res, pending, status, JSON.stringify(body), started, headers);
+    respond(request, res, pending, status, JSON.stringify(body), started, headers);
   }
 }
 
