@@ -2,17 +2,12 @@
  * Golden suites on every dialect: SQLite (a file in a temp dir) and the real PostgreSQL server
  * (a fresh database per run). PostgreSQL being unreachable fails the suite.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestPostgresDatabase } from "../../test/registry-postgres-setup.ts";
+import { DIALECTS, openTestRegistry } from "../../test/helpers/test-registry.ts";
 import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
 import type { GoldenSource, NewGoldenCase } from "./golden-repository.ts";
 import { isId } from "./ids.ts";
-import { openRegistry, type Registry } from "./registry.ts";
-
-const DIALECTS = ["sqlite", "postgres"] as const;
+import type { Registry } from "./registry.ts";
 
 const golden = (overrides: Partial<NewGoldenCase> = {}): NewGoldenCase => ({
   input: { tenure: 3, plan: "pro", note: "Zürich ☃" },
@@ -29,15 +24,7 @@ for (const dialect of DIALECTS) {
     let ws: string;
 
     beforeAll(async () => {
-      if (dialect === "sqlite") {
-        const dir = await mkdtemp(join(tmpdir(), "ballast-golden-"));
-        registry = await openRegistry({ sqlitePath: join(dir, "registry.db") });
-        cleanup = () => rm(dir, { recursive: true, force: true });
-      } else {
-        const database = await createTestPostgresDatabase();
-        registry = await openRegistry({ url: database.url });
-        cleanup = () => database.drop();
-      }
+      ({ registry, cleanup } = await openTestRegistry(dialect, "ballast-golden"));
       ws = (await registry.workspaces.create("golden")).id;
     });
 

@@ -2,16 +2,12 @@
  * Metric rollups on every dialect: SQLite (a file in a temp dir) and the real PostgreSQL server
  * (a fresh database per run). PostgreSQL being unreachable fails the suite.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestPostgresDatabase } from "../../test/registry-postgres-setup.ts";
+import { DIALECTS, openTestRegistry } from "../../test/helpers/test-registry.ts";
 import { ValidationError } from "./errors.ts";
 import type { MetricRollup } from "./metric-rollup-repository.ts";
-import { openRegistry, type Registry } from "./registry.ts";
+import type { Registry } from "./registry.ts";
 
-const DIALECTS = ["sqlite", "postgres"] as const;
 /** 2025-01-01T12:00Z as an epoch minute. */
 const M0 = Date.UTC(2025, 0, 1, 12) / 60_000;
 
@@ -40,15 +36,7 @@ for (const dialect of DIALECTS) {
     let cleanup: () => Promise<void> = async () => {};
 
     beforeAll(async () => {
-      if (dialect === "sqlite") {
-        const dir = await mkdtemp(join(tmpdir(), "ballast-rollups-"));
-        registry = await openRegistry({ sqlitePath: join(dir, "registry.db") });
-        cleanup = () => rm(dir, { recursive: true, force: true });
-      } else {
-        const database = await createTestPostgresDatabase();
-        registry = await openRegistry({ url: database.url });
-        cleanup = () => database.drop();
-      }
+      ({ registry, cleanup } = await openTestRegistry(dialect, "ballast-rollups"));
     });
 
     afterAll(async () => {

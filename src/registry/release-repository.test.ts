@@ -2,17 +2,12 @@
  * Releases on every dialect: SQLite (a file in a temp dir) and the real PostgreSQL server (a
  * fresh database per run). PostgreSQL being unreachable fails the suite.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestPostgresDatabase } from "../../test/registry-postgres-setup.ts";
+import { DIALECTS, openTestRegistry } from "../../test/helpers/test-registry.ts";
 import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
 import { isId } from "./ids.ts";
-import { openRegistry, type Registry } from "./registry.ts";
+import type { Registry } from "./registry.ts";
 import type { NewRelease, ReleaseStrategy } from "./release-repository.ts";
-
-const DIALECTS = ["sqlite", "postgres"] as const;
 
 for (const dialect of DIALECTS) {
   describe(`releases on ${dialect}`, () => {
@@ -22,15 +17,7 @@ for (const dialect of DIALECTS) {
     let other: string;
 
     beforeAll(async () => {
-      if (dialect === "sqlite") {
-        const dir = await mkdtemp(join(tmpdir(), "ballast-releases-"));
-        registry = await openRegistry({ sqlitePath: join(dir, "registry.db") });
-        cleanup = () => rm(dir, { recursive: true, force: true });
-      } else {
-        const database = await createTestPostgresDatabase();
-        registry = await openRegistry({ url: database.url });
-        cleanup = () => database.drop();
-      }
+      ({ registry, cleanup } = await openTestRegistry(dialect, "ballast-releases"));
       ws = (await registry.workspaces.create("releases")).id;
       other = (await registry.workspaces.create("releases-other")).id;
     });
