@@ -6,6 +6,7 @@
  * fetch the drill is given), the production answers sent alongside, the calls the upstream
  * received, and the runtime views of both environments.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DrillOptions, type DrillReport, runDrill } from "../src/cli/drill.ts";
 import { CHURN_RECORD, publishChurn } from "./helpers/churn.ts";
@@ -96,11 +97,15 @@ async function productionTraffic(until: Promise<unknown>): Promise<Seen[]> {
     },
   );
   const answers: Seen[] = [];
+  // Each caller sends at most 50 a second: production and staging draw on the same key's
+  // bucket (200/s by default), and back-to-back callers would leave the drill 429s.
   const caller = async () => {
     while (!done) {
       const started = performance.now();
+      const paced = sleep(20);
       const r = await call("POST", "/v1/apps/churn/predict", CHURN_RECORD);
       answers.push({ status: r.status, ms: performance.now() - started, body: r.json });
+      await paced;
     }
   };
   await Promise.all([caller(), caller()]);
