@@ -104,7 +104,7 @@ export const POLICY_GROUPS: readonly PolicyGroup[] = [
   group(
     "rateLimit",
     "Rate limits",
-    "Token buckets per API key and for the whole app; a request over a limit answers 429 with Retry-After. A rate of 0 means no limit.",
+    "Token buckets per API key and for the whole app; a request over a limit answers 429 with Retry-After. A rate of 0 means no limit. The app's staging and production endpoints, and all its versions with the same limits, draw on the same buckets.",
     {
       perKeyPerSecond: integer(
         "Requests per second per API key",
