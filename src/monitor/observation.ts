@@ -60,8 +60,6 @@ export interface PredictObservation {
   readonly served: ServedVersion;
   readonly status: number;
   readonly outcome: Outcome;
-  /** The error's code for 4xx/5xx answers (`rate_limited`, `overloaded`, `invalid_input`, ...). */
-  readonly errorCode?: string;
   /** From request received to response sent. */
   readonly latencyMs: number;
   /** Time spent in the model step(s) only; absent when no model ran (refused, cache hit). */

@@ -89,7 +89,6 @@ export class Admitted {
   /** The model's encoded rows, for drift (in-thread models, drift watched). */
   encoded: readonly number[] | undefined = undefined;
   cacheHit: boolean | undefined = undefined;
-  errorCode: string | undefined = undefined;
 
   constructor(
     readonly principal: Principal | undefined,

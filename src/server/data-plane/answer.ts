@@ -168,7 +168,6 @@ export function observeAnswer(
     served: servedOf(app),
     status,
     outcome: outcomeOf(status),
-    errorCode: state.errorCode,
     latencyMs: ms,
     modelMs: state.modelMs,
     encoded: ok ? state.encoded : undefined,

@@ -28,7 +28,6 @@ import { requestIdOf } from "../request-trace.ts";
 import {
   type Admitted,
   admitNow,
-  admittedOf,
   type HeaderSink,
   type PredictRequest,
   type PredictRouteDeps,
@@ -228,8 +227,6 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
     bodyError = false,
   ): void {
     const { status, body, headers } = answerError(error, request.log);
-    const state = admittedOf(request);
-    if (state) state.errorCode = body.error.code;
     // Fastify closes the connection after a body it could not read: the client may send more.
     if (bodyError) headers.connection = "close";
     respond(request, res, pending, status, JSON.stringify(body), started, headers);

@@ -28,7 +28,6 @@ import type { Environment } from "../app-runtime.ts";
 import {
   admit,
   admitNow,
-  admittedOf,
   type PredictRequest,
   type PredictRouteDeps,
 } from "../data-plane/admission.ts";
@@ -101,11 +100,6 @@ function predictRoute(app: FastifyInstance, deps: PredictRouteDeps, environment:
             () => done(),
             (error: unknown) => done(error as Error),
           );
-      },
-      onError: (request, _reply, error, done) => {
-        const state = admittedOf(request);
-        if (state) state.errorCode = toErrorResponse(error).body.error.code;
-        done();
       },
       onResponse: (request, reply, done) => {
         observeAnswer(deps, request, reply.statusCode, reply.elapsedTime);
