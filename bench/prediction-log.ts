@@ -8,11 +8,12 @@
  * Two ways of writing:
  * - one large flush: CALLS + warm-up rows observed, then written in one transaction;
  * - as a server does: SERVER_ROWS requests arrive at RATE a second (default 20,000, more than
- *   bench:serve reaches; 100 at a time), each a fresh observation (its own record and answer objects, as a
- *   parsed request body is), and the log encodes and commits on its own (defaults: encode every
- *   500 rows, commit every 5,000). Its cost is the CPU of that run minus the CPU of the same
- *   requests made without a log, so it includes what keeping observations alive until they are
- *   written costs the garbage collector.
+ *   bench:serve reaches; 100 at a time), each a fresh observation (its own record and answer
+ *   objects, as a parsed request body is), and the log spools and stores on its own
+ *   (defaults: lines appended to the spool every 5,000 rows, the spool stored every 122,880
+ *   rows or 10 s). Its cost is the CPU of that run minus the CPU of the same requests made
+ *   without a log, so it includes what keeping observations alive until they are written
+ *   costs the garbage collector.
  * Both count closing the log (its last checkpoint). Uses a real model (trained on wa_churn),
  * its answers, unique request ids and a DuckDB file in a temp dir.
  *

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -97,6 +97,15 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Lines in the log's spool file (0 when there is none). */
+function spooledLines(): number {
+  try {
+    return readFileSync(`${predictionLogPath(dir)}.spool.tsv`, "utf8").split("\n").length - 1;
+  } catch {
+    return 0;
+  }
+}
+
 async function stored(log: PredictionLog, sql: string) {
   return (await log.storeReady()).query(sql);
 }
@@ -193,19 +202,68 @@ describe("PredictionLog buffer and flushes", () => {
     );
   });
 
-  it("writes on its timer, and close() writes what is still waiting", async () => {
-    const log = open({ flushIntervalMs: 20 });
+  it("spools on its timer, stores the spool once large or old enough, and close() stores the rest", async () => {
+    const log = open({ flushIntervalMs: 20, ingestRows: 3, ingestIntervalMs: 3_600_000 });
     log.observe(observation(served()));
-    await expect.poll(() => log.stats().written, { timeout: 5000 }).toBe(1);
+    // Appended to the spool, not stored yet: it still counts as waiting.
+    await expect.poll(spooledLines, { timeout: 5000 }).toBe(1);
+    expect(log.stats()).toMatchObject({ pending: 1, written: 0 });
+    log.observe(observation(served()));
+    log.observe(observation(served()));
+    // Three rows spooled: stored in one transaction, and the spool starts afresh.
+    await expect.poll(() => log.stats().written, { timeout: 5000 }).toBe(3);
+    expect(log.stats()).toMatchObject({ pending: 0, flushes: 1 });
+    expect(spooledLines()).toBe(0);
     log.observe(observation(served()));
     log.observe(observation(served()));
     await log.close();
-    expect(log.stats()).toMatchObject({ pending: 0, written: 3 });
+    expect(log.stats()).toMatchObject({ pending: 0, written: 5, flushes: 2 });
     log.observe(observation(served()));
     expect(log.stats()).toMatchObject({ pending: 0, dropped: 1 });
-    // Reopened, the file holds all three.
+    // Reopened, the file holds all five.
     const again = open();
-    expect(await stored(again, "SELECT count(*) FROM predictions")).toEqual([[3n]]);
+    expect(await stored(again, "SELECT count(*) FROM predictions")).toEqual([[5n]]);
+  });
+
+  it("stores a spool once it is ingestIntervalMs old, however small", async () => {
+    const log = open({ flushIntervalMs: 20, ingestIntervalMs: 100 });
+    log.observe(observation(served()));
+    await expect.poll(() => log.stats().written, { timeout: 5000 }).toBe(1);
+  });
+
+  it("stores what waits before any read, so reads see every prediction answered", async () => {
+    const log = open();
+    const o = observation(served());
+    log.observe(o);
+    expect(log.stats()).toMatchObject({ pending: 1, written: 0 });
+    expect(await log.loggedPrediction("ws", "churn", o.requestId)).toEqual({
+      version: 3,
+      input: o.records?.[0],
+      output: JSON.parse(JSON.stringify(o.answers?.[0])),
+    });
+    expect(log.stats()).toMatchObject({ pending: 0, written: 1 });
+  });
+
+  it("appends a batch to the spool whole or not at all", async () => {
+    const errors: unknown[] = [];
+    const log = open({
+      flushRows: 1_000_000,
+      maxPendingRows: 1_000_000,
+      onError: (error) => errors.push(error),
+    });
+    // 600 good rows, then one that cannot be serialized: the first 500 lines are already in
+    // the spool file when the batch fails.
+    for (let i = 0; i < 600; i++) log.observe(observation(served()));
+    log.observe({ ...observation(served()), records: [{ x: 1, z: 10n }] });
+    await log.flush();
+    expect(errors).toHaveLength(1);
+    expect(log.stats()).toMatchObject({ pending: 0, written: 0, dropped: 601 });
+    expect(spooledLines()).toBe(0);
+    const kept = observation(served());
+    log.observe(kept);
+    await log.flush();
+    expect(log.stats()).toMatchObject({ written: 1, dropped: 601 });
+    expect(await stored(log, "SELECT request_id FROM predictions")).toEqual([[kept.requestId]]);
   });
 
   it("masks personal data planted in the inputs before they are written", async () => {

@@ -5,7 +5,12 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_ROW_BYTES } from "./log-rows.ts";
 import type { ParsedOutcome } from "./outcome-input.ts";
-import { type LoggedPrediction, PredictionStore, predictionLogPath } from "./prediction-store.ts";
+import {
+  type LoggedPrediction,
+  PredictionStore,
+  predictionLines,
+  predictionLogPath,
+} from "./prediction-store.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
@@ -70,6 +75,31 @@ describe("PredictionStore", () => {
     await store.close();
     store = await PredictionStore.open(predictionLogPath(dir));
     expect(await ids()).toEqual(["a", "b"]);
+  });
+
+  it("stores a spool whole, with the versions it adds, only once it is ingested", async () => {
+    const v2 = { appVersion: 2, appVersionId: "av2" };
+    expect(await store.appendToSpool(predictionLines([row("s1", NOW, v2)]))).toBe(1);
+    // A batch stored meanwhile adds the same new version under its own key: both work.
+    await store.insertPredictions([row("b1", NOW, v2)]);
+    await store.appendToSpool(predictionLines([row("s2", NOW, v2)]));
+    expect(store.spooled().rows).toBe(2);
+    expect(await ids()).toEqual(["b1"]);
+    expect(await store.ingestSpool()).toBe(2);
+    expect(store.spooled().rows).toBe(0);
+    expect(
+      await store.query("SELECT request_id, app_version FROM predictions ORDER BY request_id"),
+    ).toEqual([
+      ["b1", 2],
+      ["s1", 2],
+      ["s2", 2],
+    ]);
+    // A spool whose INSERT fails is gone, and none of it is stored.
+    await store.appendToSpool(predictionLines([row("x", NOW), row("bad", NOW, { row: 2 ** 40 })]));
+    await expect(store.ingestSpool()).rejects.toThrow();
+    expect(store.spooled().rows).toBe(0);
+    expect(await store.ingestSpool()).toBe(0);
+    expect(await ids()).toEqual(["b1", "s1", "s2"]);
   });
 
   it("writes a batch in one transaction: a row that fails leaves none of the batch", async () => {

@@ -366,6 +366,15 @@ export class PredictionStore {
   private writes: Promise<unknown> = Promise.resolve();
   private reads: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The open spool (see appendToSpool): what it adds to the catalog, its time base and rows. */
+  private spool:
+    | {
+        readonly added: CatalogBatch;
+        readonly atBase: number;
+        rows: number;
+        readonly since: number;
+      }
+    | undefined;
 
   private constructor(
     readonly path: string,
@@ -379,8 +388,10 @@ export class PredictionStore {
   /** Open (or create) the log file and its tables, bringing an older schema up to date. */
   static async open(file: string): Promise<PredictionStore> {
     await mkdir(path.dirname(file), { recursive: true });
-    // A batch file a stopped process left was never committed: like its open transaction.
+    // Batch and spool files a stopped process left were never committed: like its open
+    // transaction (their new versions and shapes were only in its memory).
     await rm(`${file}.batch.tsv`, { force: true });
+    await rm(`${file}.spool.tsv`, { force: true });
     const instance = await DuckDBInstance.create(file, DUCKDB_SETTINGS);
     try {
       const writer = await instance.connect();
@@ -459,61 +470,91 @@ export class PredictionStore {
         } finally {
           await handle.close();
         }
-        if (count === 0) return 0;
-        const insert = `INSERT INTO prediction_rows ${batchSelect(quoteLiteral(file), atBase)}`;
-        // One statement is one transaction; new versions and shapes need one around them all.
-        const inserted =
-          added.versions.size === 0 && added.shapes.size === 0
-            ? (await c.run(insert)).rowsChanged
-            : await PredictionStore.transaction(c, async () => {
-                await insertCatalogAdditions(c, added);
-                return (await c.run(insert)).rowsChanged;
-              });
-        this.catalog.commit(added);
-        return inserted;
+        return count === 0 ? 0 : await this.storeFile(c, file, added, atBase);
       } finally {
         await rm(file, { force: true });
       }
     });
   }
 
-  /** Write whole rows (tools, tests) in one transaction; they are stored as given. */
-  insertPredictions(rows: Iterable<LoggedPrediction>): Promise<number> {
-    return this.insertBatch(function* (catalog, atBase) {
-      for (const r of rows) {
-        const versionKey = catalog.versionKey({
-          workspaceId: r.workspaceId,
-          app: r.app,
-          appVersion: r.appVersion,
-          appVersionId: r.appVersionId,
-          modelName: r.modelName,
-          modelVersion: r.modelVersion,
-          task: r.task,
-          positiveLabel: r.positiveLabel,
-          classes: null,
-        });
-        yield rowLine(
-          {
-            requestId: r.requestId,
-            row: r.row,
-            versionKey,
-            at: r.at,
-            latencyMs: r.latencyMs,
-            modelMs: r.modelMs,
-            traceId: r.traceId,
-            cacheHit: r.cacheHit,
-            shapeId: null,
-            input: JSON.stringify(r.input ?? null),
-            predictionLabel: r.predictionLabel,
-            predictionValue: r.predictionValue,
-            score: r.score,
-            probabilities: r.probabilities === null ? null : JSON.stringify(r.probabilities),
-            output: JSON.stringify(r.output ?? null),
-          },
-          atBase,
-        );
+  /**
+   * Append lines to the spool, a batch file that grows until {@link ingestSpool} stores it
+   * whole: one large INSERT costs DuckDB far less per row than many small ones (from a row
+   * group up it writes compressed row groups straight to the file instead of through its
+   * write-ahead log, and each statement's fixed cost is paid once). The lines of one call are
+   * all appended or, when making them fails, none are. Resolves to the lines appended.
+   */
+  appendToSpool(lines: BatchLines): Promise<number> {
+    return this.write(async () => {
+      const now = Date.now();
+      // One catalog batch and time base for the whole spool: it is stored as one batch.
+      this.spool ??= { added: this.catalog.batch(), atBase: now, rows: 0, since: now };
+      const spool = this.spool;
+      const handle = await open(this.spoolFile, "a");
+      try {
+        const size = (await handle.stat()).size;
+        try {
+          const count = await writeLines(handle, lines(spool.added, spool.atBase));
+          spool.rows += count;
+          return count;
+        } catch (error) {
+          await handle.truncate(size);
+          throw error;
+        }
+      } finally {
+        await handle.close();
       }
     });
+  }
+
+  /** The spool's rows, and since when it has been open (epoch ms); zero rows when none is. */
+  spooled(): { readonly rows: number; readonly since: number } {
+    return this.spool ?? { rows: 0, since: Date.now() };
+  }
+
+  /**
+   * Store the spooled rows, and the versions and shapes they add, in one transaction, and start
+   * a new spool. Resolves to the rows stored; when it fails none of them are, and the spool is
+   * gone all the same (a batch is stored whole or not at all).
+   */
+  ingestSpool(): Promise<number> {
+    return this.write(async (c) => {
+      const spool = this.spool;
+      if (!spool) return 0;
+      this.spool = undefined;
+      try {
+        return spool.rows === 0
+          ? 0
+          : await this.storeFile(c, this.spoolFile, spool.added, spool.atBase);
+      } finally {
+        await rm(this.spoolFile, { force: true });
+      }
+    });
+  }
+
+  /** A written batch file stored with its catalog additions in one transaction. */
+  private async storeFile(
+    c: DuckDBConnection,
+    file: string,
+    added: CatalogBatch,
+    atBase: number,
+  ): Promise<number> {
+    const insert = `INSERT INTO prediction_rows ${batchSelect(quoteLiteral(file), atBase)}`;
+    // One statement is one transaction; new versions and shapes need one around them all.
+    const inserted =
+      added.versions.size === 0 && added.shapes.size === 0
+        ? (await c.run(insert)).rowsChanged
+        : await PredictionStore.transaction(c, async () => {
+            await insertCatalogAdditions(c, added);
+            return (await c.run(insert)).rowsChanged;
+          });
+    this.catalog.commit(added);
+    return inserted;
+  }
+
+  /** Write whole rows (tools, tests) in one transaction; they are stored as given. */
+  insertPredictions(rows: Iterable<LoggedPrediction>): Promise<number> {
+    return this.insertBatch(predictionLines(rows));
   }
 
   /** Remember the retention settings an app's rows are kept under (latest wins). */
@@ -796,7 +837,11 @@ export class PredictionStore {
     return this.read(async (c) => (await c.runAndReadAll(sql, values)).getRows());
   }
 
-  /** Wait for the writes under way, then close the file. */
+  private get spoolFile(): string {
+    return `${this.path}.spool.tsv`;
+  }
+
+  /** Wait for the writes under way, then close the file (a spool not ingested is dropped). */
   async close(): Promise<void> {
     if (this.closed) return;
     const pending = Promise.all([this.writes, this.reads]);
@@ -827,4 +872,43 @@ async function deleteBeyond(
     [...key, BigInt(limit)],
   );
   return deleted.rowsChanged;
+}
+
+/** Whole rows (tools, tests) as batch lines, stored as given. */
+export function predictionLines(rows: Iterable<LoggedPrediction>): BatchLines {
+  return function* (catalog, atBase) {
+    for (const r of rows) {
+      const versionKey = catalog.versionKey({
+        workspaceId: r.workspaceId,
+        app: r.app,
+        appVersion: r.appVersion,
+        appVersionId: r.appVersionId,
+        modelName: r.modelName,
+        modelVersion: r.modelVersion,
+        task: r.task,
+        positiveLabel: r.positiveLabel,
+        classes: null,
+      });
+      yield rowLine(
+        {
+          requestId: r.requestId,
+          row: r.row,
+          versionKey,
+          at: r.at,
+          latencyMs: r.latencyMs,
+          modelMs: r.modelMs,
+          traceId: r.traceId,
+          cacheHit: r.cacheHit,
+          shapeId: null,
+          input: JSON.stringify(r.input ?? null),
+          predictionLabel: r.predictionLabel,
+          predictionValue: r.predictionValue,
+          score: r.score,
+          probabilities: r.probabilities === null ? null : JSON.stringify(r.probabilities),
+          output: JSON.stringify(r.output ?? null),
+        },
+        atBase,
+      );
+    }
+  };
 }
