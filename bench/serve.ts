@@ -21,7 +21,8 @@
  *   its gates cannot judge, so the rollout controller leaves the release where it is.
  *
  * Besides req/s, each row shows the server process's CPU time per request (all its threads,
- * from /proc, read 1.5 s after the round so deferred work such as log flushes is included):
+ * from /proc, read 1.5 s after the round, 11.5 s for the monitoring row whose prediction log
+ * stores its spool up to 10 s later, so deferred work is included):
  * on a loaded 2-core machine it is steadier than req/s, and it counts work done off the
  * event loop (DuckDB's threads) that req/s only shows when the cores are saturated.
  *
@@ -96,10 +97,19 @@ function cpuMicros(pid: number | undefined): number | undefined {
 }
 const CLOCK_TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 
+/** How long after a round its server's CPU is read: deferred work belongs to its round. */
+const SETTLE_MS = 1500;
+/**
+ * The monitoring row's: the prediction log stores its spool when it is 10 s old (or holds
+ * 122,880 rows), so the rows of a round's last seconds are stored up to 10 s after it.
+ */
+const LOG_SETTLE_MS = 11_500;
+
 async function load(
   url: string,
   headers: Record<string, string>,
   server: ChildProcess,
+  settleMs = SETTLE_MS,
 ): Promise<Round> {
   const before = cpuMicros(server.pid);
   const result = await autocannon({
@@ -110,8 +120,8 @@ async function load(
     connections: CONNECTIONS,
     duration: SECONDS,
   });
-  // Work a route defers (the prediction log's flush, drift sketches) belongs to its round.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Work a route defers (the prediction log's writes, drift sketches) belongs to its round.
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
   const after = cpuMicros(server.pid);
   return {
     rps: result.requests.average,
@@ -320,7 +330,9 @@ async function main() {
       rows["bare Fastify + churn model"]?.push(await load(bareModelUrl, {}, bareModel.child));
       rows["Ballast, policies off"]?.push(await load(bareRouteUrl, auth, ballast.child));
       rows["Ballast, policies on"]?.push(await load(churnUrl, auth, ballast.child));
-      rows["policies on + monitoring"]?.push(await load(watchedUrl, auth, ballast.child));
+      rows["policies on + monitoring"]?.push(
+        await load(watchedUrl, auth, ballast.child, LOG_SETTLE_MS),
+      );
       rows["policies on + canary router"]?.push(await load(canaryUrl, auth, ballast.child));
     }
     // The row measured a router with two versions to pick from only if the release held still.
