@@ -13,10 +13,9 @@
  *   compact lines (personal data masked: observation-rows.ts) appended to the store's spool
  *   file;
  * - once the spool holds `ingestRows` rows or is `ingestIntervalMs` old, DuckDB stores it in
- *   one transaction. A large insert costs DuckDB far less per row than many small ones, and
- *   DuckDB's share was most of what logging cost (bench:serve on a 2-core machine, every
- *   request logged: about 0.82 of the route's throughput with a commit every 5,000 rows, about
- *   0.90 with the spool).
+ *   one transaction. A large insert costs DuckDB far less per row than many small ones: with
+ *   every request logged, the churn route went from about 0.78 of its throughput without
+ *   monitoring (a commit every 5,000 rows) to about 0.88 (see src/monitor/CONTEXT.md).
  * Every read (reports, outcomes, golden captures) first stores what waits, so it sees every
  * prediction answered before it. A crash loses what had not been stored (up to `ingestRows`
  * rows or `ingestIntervalMs`), as an open transaction would be lost. Another timer applies
