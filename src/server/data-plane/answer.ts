@@ -354,8 +354,8 @@ function shape(
     out.predictions = result.answers;
     return out;
   }
-  // A row answer's fields, in the order every step makes them (predictor, cascade, http step,
-  // fallback), so the body reads as before.
+  // A row answer's fields (all of them: COPIED_ANSWER_FIELDS), in the order every step makes
+  // them (predictor, cascade, http step, fallback), so the body reads as before.
   const answer = result.answers[0] as RowAnswer;
   out.prediction = answer.prediction;
   out.probabilities = answer.probabilities;
@@ -364,6 +364,20 @@ function shape(
   out.fallback = answer.fallback;
   return out;
 }
+
+/**
+ * The row answer fields `shape` copies into a body, one by one. Checked against `RowAnswer` at
+ * compile time: a field added there fails to compile here until `shape` copies it too, rather
+ * than vanishing from single-row answers.
+ */
+const COPIED_ANSWER_FIELDS = {
+  prediction: true,
+  probabilities: true,
+  explanation: true,
+  answered_by: true,
+  fallback: true,
+} as const satisfies Record<keyof RowAnswer, true>;
+void COPIED_ANSWER_FIELDS;
 
 /**
  * A predict answer's body. A class with every field from the start, where fields an answer
