@@ -204,7 +204,8 @@ describe("canary releases", () => {
       to: "production",
       strategy: "canary",
       steps: "50,100",
-      intervalSeconds: 2,
+      // 4 s so a loaded CI machine still sends the 5 requests the step needs.
+      intervalSeconds: 4,
       minRequests: 5,
       manualSteps: "50",
     });
