@@ -220,8 +220,9 @@ describe("PredictionLog buffer and flushes", () => {
     expect(log.stats()).toMatchObject({ pending: 0, written: 5, flushes: 2 });
     log.observe(observation(served()));
     expect(log.stats()).toMatchObject({ pending: 0, dropped: 1 });
-    // Reopened, the file holds all five.
-    const again = open();
+    // Reopened, the file holds all five. Its clock is the rows' own day: a reopened log applies
+    // retention at once, and rows from 2025 are older than the default 30 days kept.
+    const again = open({ now: () => Date.UTC(2025, 0, 2) });
     expect(await stored(again, "SELECT count(*) FROM predictions")).toEqual([[5n]]);
   });
 
