@@ -10,7 +10,7 @@
  * - as a server does: SERVER_ROWS requests arrive at RATE a second (default 20,000, more than
  *   bench:serve reaches; 100 at a time), each a fresh observation (its own record and answer
  *   objects, as a parsed request body is), and the log spools and stores on its own
- *   (defaults: lines appended to the spool every 5,000 rows, the spool stored every 122,880
+ *   (defaults: lines appended to the spool every 250 rows, the spool stored every 122,880
  *   rows or 10 s). Its cost is the CPU of that run minus the CPU of the same requests made
  *   without a log, so it includes what keeping observations alive until they are written
  *   costs the garbage collector.

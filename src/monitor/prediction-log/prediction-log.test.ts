@@ -226,6 +226,16 @@ describe("PredictionLog buffer and flushes", () => {
     expect(await stored(again, "SELECT count(*) FROM predictions")).toEqual([[5n]]);
   });
 
+  it("appends to the spool as soon as 250 rows wait, so observations die young", async () => {
+    const log = open();
+    for (let i = 0; i < 249; i++) log.observe(observation(served()));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(spooledLines()).toBe(0);
+    log.observe(observation(served()));
+    await expect.poll(spooledLines, { timeout: 5000 }).toBe(250);
+    expect(log.stats()).toMatchObject({ pending: 250, written: 0 });
+  });
+
   it("stores a spool once it is ingestIntervalMs old, however small", async () => {
     const log = open({ flushIntervalMs: 20, ingestIntervalMs: 100 });
     log.observe(observation(served()));
