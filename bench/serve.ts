@@ -360,6 +360,15 @@ async function main() {
         `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(10)}${s.cpuUs.toFixed(0).padStart(9)}${s.p50.toFixed(1).padStart(9)}${s.p99.toFixed(1).padStart(9)}${(s.rps / bareRps).toFixed(2).padStart(9)}${(s.rps / bareModelRps).toFixed(2).padStart(10)}${(s.rps / routeRps).toFixed(2).padStart(9)}${(s.rps / policiesRps).toFixed(2).padStart(8)}${String(s.bad).padStart(8)}\n`,
       );
     }
+    // Issue 6's row, round by round: each round runs "policies on" just before it, so the
+    // ratio of the two is paired against the machine's drift from round to round.
+    const onRounds = rows["Ballast, policies on"] ?? [];
+    const paired = (rows["policies on + monitoring"] ?? []).map(
+      (r, i) => r.rps / (onRounds[i]?.rps ?? Number.NaN),
+    );
+    process.stdout.write(
+      `\nmonitoring vs policies on, each round against the round's own "policies on": req/s ×${paired.map((x) => x.toFixed(2)).join(", ×")} (median ×${median(paired).toFixed(3)})\n`,
+    );
     // Issue 7's goal is no measurable difference: the ratio is reported, not asserted, because
     // on a shared machine the rounds' noise is larger than what a test could hold it to.
     const on = summary[3];
