@@ -31,14 +31,16 @@
  * the same build, also get Ballast's Node backport, src/server/node-compat.ts), BENCH_CPU_PROF (a folder: the Ballast process writes a V8
  * CPU profile there when it stops).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { CHURN_RECORD } from "../test/helpers/churn.ts";
 import { ballastApi, trainChurn } from "./ballast-api.ts";
+import { churnAppSpec, MONITORING_OFF, MONITORING_ON, POLICIES_ON } from "./churn-apps.ts";
+import { cpuMicros, startProcess } from "./processes.ts";
 
 const require = createRequire(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -46,31 +48,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
 const ROW = CHURN_RECORD;
-
-function startProcess(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-  compiled = false,
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, compiled ? args : ["--import", "tsx", ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let buffer = "";
-    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start`)), 60_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = ready.exec(buffer);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-  });
-}
 
 interface Round {
   rps: number;
@@ -81,21 +58,6 @@ interface Round {
   errors: number;
   non2xx: number;
 }
-
-/** User + system CPU of a process, all threads, in µs (Linux /proc; undefined elsewhere). */
-function cpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1_000_000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-const CLOCK_TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 
 /** How long after a round its server's CPU is read: deferred work belongs to its round. */
 const SETTLE_MS = 1500;
@@ -183,41 +145,14 @@ async function main() {
     await post("/v1/apps", { model: "churn", app: "churn-watched" });
     await post("/v1/apps", { model: "churn", app: "churn-bare" });
     await post("/v1/apps", { model: "churn", app: "churn-canary" });
-    const steps = [
-      { id: "input", kind: "input" },
-      { id: "validate", kind: "validate", after: ["input"] },
-      { id: "model", kind: "model", after: ["validate"], with: { name: "churn", version: 1 } },
-      { id: "output", kind: "output", after: ["model"] },
-    ];
-    const spec = (
-      name: string,
-      policies: Record<string, unknown>,
-      monitoring: Record<string, unknown>,
-    ) => ({
-      spec: { apiVersion: "ballast/v1", kind: "App", name, steps, policies, monitoring },
-    });
-    const policiesOn = {
-      rateLimit: {
-        perKeyPerSecond: 1_000_000,
-        perKeyBurst: 1_000_000,
-        perAppPerSecond: 1_000_000,
-        perAppBurst: 1_000_000,
-      },
-      concurrency: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 250 },
-      timeouts: { requestMs: 5000 },
-      cache: { enabled: false },
-      idempotency: { enabled: false },
-    };
-    const monitoringOff = { predictionLog: { enabled: false }, drift: { enabled: false } };
-    const monitoringOn = {
-      predictionLog: { enabled: true, sampleRate: 1 },
-      drift: { enabled: true },
-    };
-    await post("/v1/apps/churn/versions", spec("churn", policiesOn, monitoringOff));
-    await post("/v1/apps/churn-watched/versions", spec("churn-watched", policiesOn, monitoringOn));
+    await post("/v1/apps/churn/versions", churnAppSpec("churn", POLICIES_ON, MONITORING_OFF));
+    await post(
+      "/v1/apps/churn-watched/versions",
+      churnAppSpec("churn-watched", POLICIES_ON, MONITORING_ON),
+    );
     await post(
       "/v1/apps/churn-bare/versions",
-      spec(
+      churnAppSpec(
         "churn-bare",
         {
           rateLimit: { perKeyPerSecond: 0, perAppPerSecond: 0 },
@@ -226,7 +161,7 @@ async function main() {
           cache: { enabled: false },
           idempotency: { enabled: false },
         },
-        monitoringOff,
+        MONITORING_OFF,
       ),
     );
     // "churn-canary": the "churn" spec in production and again as a candidate in staging,
@@ -234,9 +169,12 @@ async function main() {
     // request). A day-long interval and gates that can neither pass nor fail during the run
     // (more requests needed to judge than the bench sends, any error rate allowed, no latency
     // limits, no golden suite): the controller holds the step for the whole run.
-    await post("/v1/apps/churn-canary/versions", spec("churn-canary", policiesOn, monitoringOff));
+    await post(
+      "/v1/apps/churn-canary/versions",
+      churnAppSpec("churn-canary", POLICIES_ON, MONITORING_OFF),
+    );
     await post("/v1/apps/churn-canary/versions", {
-      ...spec("churn-canary", policiesOn, monitoringOff),
+      ...churnAppSpec("churn-canary", POLICIES_ON, MONITORING_OFF),
       deploy: "staging",
     });
     await post("/v1/apps/churn-canary/promote", {
