@@ -43,8 +43,9 @@ export interface PredictionLogOptions {
    * Append early once this many rows wait. Default 250: under load that is every few tens of
    * milliseconds, so the observations waiting are still in V8's young generation when they are
    * dropped. Kept longer (1,000 or 5,000 rows, 0.2-1 s at 6,000 requests a second) they are
-   * promoted to the old one, and the collector's time on the event loop with every request
-   * logged was about four times its extra cost at 250 (see src/monitor/CONTEXT.md).
+   * promoted to the old one: with every request logged, the collector then took ~3.3-4.7 µs a
+   * request more of the event loop than with monitoring off, against 0.2-1 µs at 250
+   * (`npm run bench:monitor`, see src/monitor/CONTEXT.md).
    */
   readonly flushRows?: number;
   /**
