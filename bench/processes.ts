@@ -49,3 +49,26 @@ export function cpuMicros(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Ballast as `npm start` runs it (the compiled build, without tsx), on a free loopback port,
+ * without the demo, keeping its data in `dataDir`; `nodeArgs` go to Node (a profiler).
+ */
+export async function startBallast(
+  dataDir: string,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; base: string }> {
+  const { child, match } = await startProcess(
+    [...nodeArgs, "bin/ballast.js", "serve", "--port", "0", "--no-demo"],
+    {
+      BALLAST_DATA_DIR: dataDir,
+      BALLAST_LOG_LEVEL: "warn",
+      // The workspace bucket is checked on every request, above what the load reaches.
+      BALLAST_WORKSPACE_RPS: "1000000",
+      BALLAST_WORKSPACE_BURST: "1000000",
+    },
+    /Ballast is running at (\S+)/,
+    true,
+  );
+  return { child, base: match[1] as string };
+}

@@ -40,7 +40,7 @@ import autocannon from "autocannon";
 import { CHURN_RECORD } from "../test/helpers/churn.ts";
 import { ballastApi, trainChurn } from "./ballast-api.ts";
 import { churnAppSpec, MONITORING_OFF, MONITORING_ON, POLICIES_ON } from "./churn-apps.ts";
-import { cpuMicros, startProcess } from "./processes.ts";
+import { cpuMicros, startBallast, startProcess } from "./processes.ts";
 
 const require = createRequire(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -121,20 +121,9 @@ async function main() {
     const profile = process.env.BENCH_CPU_PROF
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
       : [];
-    const ballast = await startProcess(
-      [...profile, "bin/ballast.js", "serve", "--port", "0", "--no-demo"],
-      {
-        BALLAST_DATA_DIR: dataDir,
-        BALLAST_LOG_LEVEL: "warn",
-        // The workspace bucket is checked on every request, above what the load reaches.
-        BALLAST_WORKSPACE_RPS: "1000000",
-        BALLAST_WORKSPACE_BURST: "1000000",
-      },
-      /Ballast is running at (\S+)/,
-      true,
-    );
+    const ballast = await startBallast(dataDir, profile);
     children.push(ballast.child);
-    const base = ballast.match[1] as string;
+    const base = ballast.base;
     const { auth, post, get } = ballastApi(base, dataDir);
     await trainChurn({ auth, post, get }, 20);
     // Three apps on the same model: "churn" with every policy on (rate limits checked on each
