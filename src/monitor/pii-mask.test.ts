@@ -63,6 +63,14 @@ const email = fc
   .map(([local, domain, tld]) => `${local}@${domain}.${tld}`);
 
 describe("createPiiMasker: text", () => {
+  it("keeps an own __proto__ field in the copy it masks", () => {
+    // JSON.parse makes `__proto__` an own field; the copy must keep it, not set a prototype.
+    const body = JSON.parse('{"email":"jo@example.com","nested":{"__proto__":false}}');
+    const masked = withIps.maskValue(body) as Record<string, unknown>;
+    expect(masked).toEqual(JSON.parse('{"email":"[email]","nested":{"__proto__":false}}'));
+    expect(Object.keys(masked.nested as object)).toEqual(["__proto__"]);
+  });
+
   it("masks planted values whatever surrounds them", () => {
     const cases: [fc.Arbitrary<string>, string][] = [
       [email, "[email]"],

@@ -349,12 +349,17 @@ function copy(
       // Buffers, URLs and the like: what JSON.stringify would write, masked.
       return copy((v as { toJSON(): unknown }).toJSON(), kindOfName, maskText, ancestors);
     }
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(source)) {
-      const kind = mayHoldPii(value) ? kindOfName(key) : undefined;
-      out[key] = kind === undefined ? copy(value, kindOfName, maskText, ancestors) : TOKEN[kind];
-    }
-    return out;
+    // fromEntries defines each key as an own property: assigning `out["__proto__"]` would set
+    // the copy's prototype instead, and a parsed body's own `__proto__` field would vanish.
+    return Object.fromEntries(
+      Object.entries(source).map(([key, value]) => {
+        const kind = mayHoldPii(value) ? kindOfName(key) : undefined;
+        return [
+          key,
+          kind === undefined ? copy(value, kindOfName, maskText, ancestors) : TOKEN[kind],
+        ];
+      }),
+    );
   } finally {
     ancestors.pop();
   }
