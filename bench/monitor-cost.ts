@@ -9,8 +9,10 @@
  * and drift on, as in bench:serve), in alternating rounds, under V8's CPU profiler. Each
  * profile sample of the event loop is charged to the round it fell in (its load and the
  * settling after it) and to what it was doing, found from its stack:
- * - prediction log: `src/monitor/prediction-log/` (making lines, masking, the spool), DuckDB's
- *   binding, and Node's promise-based file calls (only the log writes files while serving);
+ * - prediction log: `src/monitor/prediction-log/` (encoding batches, the spool), DuckDB's
+ *   binding, Node's promise-based file calls (only the log writes files while serving), and
+ *   piscina and Node's message ports (only the log's line thread takes tasks while serving: the
+ *   churn model runs on the event loop), so the replies its thread sends are counted too;
  * - drift: `src/monitor/drift/`;
  * - garbage collector: V8's own samples (what monitoring adds is the difference of the routes);
  * - serving: everything else (parsing, policies, the model, the answer, metrics).
@@ -26,7 +28,8 @@
  * request is printed beside it. Under the profiler both routes run slower than in bench:serve.
  *
  * Options (env): BENCH_SECONDS (per round, default 8), BENCH_ROUNDS (per route, default 4),
- * BENCH_CONNECTIONS (default 32).
+ * BENCH_CONNECTIONS (default 32), BENCH_DETAIL (a number: also print that many functions that
+ * took the most of the monitored route's prediction log and drift, by self time).
  */
 import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -43,6 +46,7 @@ const require = createRequire(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const DETAIL = Number(process.env.BENCH_DETAIL ?? 0);
 /**
  * After each round, before the next: the log spools within 1 s and stores its spool within
  * 10 s. The same for both routes, so the profiler's own CPU while idle weighs on both alike.
@@ -87,7 +91,10 @@ function partOf(stack: readonly ProfileNode["callFrame"][]): Part | undefined {
     if (
       url.includes("/monitor/prediction-log/") ||
       url.includes("@duckdb") ||
-      url === "node:internal/fs/promises"
+      url === "node:internal/fs/promises" ||
+      url.includes("/piscina/") ||
+      url === "node:internal/per_context/messageport" ||
+      url.startsWith("node:internal/worker")
     ) {
       return "prediction log";
     }
@@ -119,15 +126,27 @@ function chargeSamples(profile: Profile, rounds: readonly Round[]) {
     off: Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>,
     watched: Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>,
   };
+  /** The monitored route's prediction log and drift, by the function a sample was in. */
+  const bySelf = new Map<string, number>();
   let time = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
-    time += profile.timeDeltas[i] ?? 0;
+    const delta = profile.timeDeltas[i] ?? 0;
+    time += delta;
     const round = rounds.find((r) => r.from <= time && time < r.to);
     if (!round) continue;
-    const p = part(profile.samples[i] as number);
-    if (p !== undefined) spent[round.route][p] += profile.timeDeltas[i] ?? 0;
+    const id = profile.samples[i] as number;
+    const p = part(id);
+    if (p !== undefined) spent[round.route][p] += delta;
+    if (round.route === "watched" && (p === "prediction log" || p === "drift")) {
+      const frame = byId.get(id)?.callFrame;
+      const where = frame
+        ? `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*\/(src|node_modules)\//, "")}`
+        : "?";
+      const name = `${p}: ${where}`;
+      bySelf.set(name, (bySelf.get(name) ?? 0) + delta);
+    }
   }
-  return spent;
+  return { spent, bySelf };
 }
 
 const median = (xs: number[]) => {
@@ -216,7 +235,7 @@ async function main() {
     const file = readdirSync(profileDir).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\./.test(name));
     if (!file) throw new Error(`no main-thread CPU profile in ${profileDir}`);
     const profile = JSON.parse(readFileSync(path.join(profileDir, file), "utf8")) as Profile;
-    const spent = chargeSamples(profile, rounds);
+    const { spent, bySelf } = chargeSamples(profile, rounds);
 
     const requests = (route: Route) =>
       rounds.filter((r) => r.route === route).reduce((sum, r) => sum + r.requests, 0);
@@ -266,6 +285,13 @@ async function main() {
     process.stdout.write(
       `req/s, monitoring vs off, each round against its partner: ×${paired.map((x) => x.toFixed(2)).join(", ×")} (median ×${median(paired).toFixed(3)}; noisy, see above)\n`,
     );
+    if (DETAIL > 0) {
+      process.stdout.write("\nmonitored route, µs a request by function (self time):\n");
+      const top = [...bySelf].sort((a, b) => b[1] - a[1]).slice(0, DETAIL);
+      for (const [name, us] of top) {
+        process.stdout.write(`${(us / requests("watched")).toFixed(3).padStart(8)}  ${name}\n`);
+      }
+    }
   } finally {
     child?.kill("SIGTERM");
     rmSync(dataDir, { recursive: true, force: true });
