@@ -66,6 +66,13 @@ export interface PredictObservation {
   readonly modelMs?: number;
   /** The validated input records (200 answers only), in request order. */
   readonly records?: readonly Readonly<Record<string, unknown>>[];
+  /**
+   * The request body's JSON text, when the front door kept it (200 answers only): `records` are
+   * that text's value parsed, itself (one record) or with `bodyRows` its `rows`. The prediction
+   * log sends its thread this text instead of serializing the records on the event loop.
+   */
+  readonly bodyText?: string;
+  readonly bodyRows?: boolean;
   /** The answers, one per record (200 answers only). */
   readonly answers?: readonly RowAnswer[];
   /**

@@ -84,6 +84,12 @@ export class Admitted {
     | undefined = undefined;
   verdict: RateLimitVerdict | undefined = undefined;
   records: readonly Record<string, unknown>[] | undefined = undefined;
+  /**
+   * The body's JSON text, kept by the front door's parser; `records` are its value (one record)
+   * or, when `bodyRows`, its `rows`. The prediction log sends this text to its thread.
+   */
+  bodyText: string | undefined = undefined;
+  bodyRows = false;
   answers: readonly RowAnswer[] | undefined = undefined;
   modelMs: number | undefined = undefined;
   /** The model's encoded rows, for drift (in-thread models, drift watched). */

@@ -172,6 +172,8 @@ export function observeAnswer(
     modelMs: state.modelMs,
     encoded: ok ? state.encoded : undefined,
     records: ok ? state.records : undefined,
+    bodyText: ok ? state.bodyText : undefined,
+    bodyRows: state.bodyRows,
     answers: ok ? state.answers : undefined,
     cacheHit: state.cacheHit,
   };
@@ -246,6 +248,7 @@ export function answer(
       if (state) {
         state.cacheHit = true;
         state.records = batch.records;
+        state.bodyRows = batch.batch;
         state.answers = hit.answers;
       }
       return shape(request, published, hit, batch.batch);
@@ -326,6 +329,7 @@ function finish(
   const state = admittedOf(request);
   if (state) {
     state.records = batch.records;
+    state.bodyRows = batch.batch;
     state.answers = result.answers;
     state.modelMs = result.modelMs;
     state.encoded = result.encoded;

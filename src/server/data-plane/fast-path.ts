@@ -154,12 +154,14 @@ export function predictFastPath(options: FastPathOptions): PredictFastPath {
       respondError(request, res, pending, refused, started);
       return true;
     }
-    readBody(req, Number(length), bodyLimit, options.jsonParser(), (error, body) => {
+    readBody(req, Number(length), bodyLimit, options.jsonParser(), (error, body, text) => {
       if (error) {
         respondError(request, res, pending, error, started, true);
         return;
       }
       request.body = body;
+      // Kept for the prediction log, as the route's parser keeps it (routes/predict.ts).
+      if (request.admitted) request.admitted.bodyText = text;
       let result: ReturnType<typeof answer>;
       try {
         const { published, batch, explain, sessionId } = preparePredict(deps, request);
@@ -255,7 +257,7 @@ function readBody(
   expected: number,
   limit: number,
   parse: FastifyBodyParser<string>,
-  done: (error: Error | null, body?: unknown) => void,
+  done: (error: Error | null, body?: unknown, text?: string) => void,
 ): void {
   const chunks: Buffer[] = [];
   let received = 0;
@@ -291,7 +293,7 @@ function readBody(
         b: string,
         cb: (e: Error | null, v?: unknown) => void,
       ) => void
-    )(req, text, (parseError, value) => done(parseError, value));
+    )(req, text, (parseError, value) => done(parseError, value, text));
   };
   const detach = () => {
     req.removeListener("data", onData);

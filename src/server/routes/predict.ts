@@ -28,6 +28,7 @@ import type { Environment } from "../app-runtime.ts";
 import {
   admit,
   admitNow,
+  admittedOf,
   type PredictRequest,
   type PredictRouteDeps,
 } from "../data-plane/admission.ts";
@@ -55,10 +56,31 @@ const EXPLAIN_VALUES = ["true", "false", "1", "0"];
  */
 export function predictRoutes(deps: PredictRouteDeps) {
   return async (app: FastifyInstance) => {
+    keepBodyText(app);
     for (const environment of ["production", "staging"] as const) {
       predictRoute(app, deps, environment);
     }
   };
+}
+
+/**
+ * JSON bodies parsed by Fastify's own parser, as everywhere else, with their text kept on the
+ * request's admission state: the prediction log sends that text to its thread rather than
+ * serializing the records on the event loop (the fast path keeps it the same way). Admission
+ * (`onRequest`) runs before the body is parsed, so the state is there.
+ */
+function keepBodyText(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser("error", "error") as unknown as (
+    request: unknown,
+    text: string,
+    done: (error: Error | null, value?: unknown) => void,
+  ) => void;
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, text, done) => {
+    const state = admittedOf(request as unknown as PredictRequest);
+    if (state) state.bodyText = text as string;
+    parse(request, text as string, done);
+  });
 }
 
 function predictRoute(app: FastifyInstance, deps: PredictRouteDeps, environment: Environment) {
