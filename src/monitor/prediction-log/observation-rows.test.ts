@@ -82,6 +82,7 @@ const observation = (
   version: ServedVersion,
   records: Record<string, unknown>[],
   answers: RowAnswer[],
+  body: Pick<PredictObservation, "bodyText" | "bodyRows"> = {},
 ): PredictObservation => ({
   requestId: `obs-${++seq}`,
   at: Date.UTC(2025, 0, 1) + seq,
@@ -91,6 +92,7 @@ const observation = (
   latencyMs: 1.25,
   records,
   answers,
+  ...body,
 });
 
 /** Log the observations through the real batch path; their rows back from the view. */
@@ -145,12 +147,24 @@ describe("observationLines", () => {
         const version = served("binary");
         const predictor = predictors.get("binary") as Predictor;
         const answers = records.map(() => predictor.predict({ x: 3 }));
-        // Records one per request, and all in one batch request.
+        // As a front door that kept the body's text gives them: parsed from that text, which
+        // the line thread parses again (one record, or a batch's rows).
+        const texts = records.map((r) => JSON.stringify(r));
+        const parsed = texts.map((t) => JSON.parse(t) as Record<string, unknown>);
+        const batchText = JSON.stringify({ rows: records });
+        const batchParsed = (JSON.parse(batchText) as { rows: Record<string, unknown>[] }).rows;
+        // Records one per request, and all in one batch request; without and with their text.
         const rows = await logged([
           ...records.map((r, i) => observation(version, [r], [answers[i] as RowAnswer])),
           observation(version, records, answers),
+          ...parsed.map((r, i) =>
+            observation(version, [r], [answers[i] as RowAnswer], { bodyText: texts[i] }),
+          ),
+          observation(version, batchParsed, answers, { bodyText: batchText, bodyRows: true }),
         ]);
-        const expected = [...records, ...records].map((r) => asJson(masker.maskValue(r)));
+        const expected = [...records, ...records, ...parsed, ...batchParsed].map((r) =>
+          asJson(masker.maskValue(r)),
+        );
         expect(rows.map((r) => r.input)).toEqual(expected);
         // Field order too: the text is what JSON.stringify of the masked record parses to.
         expect(rows.map((r) => Object.keys(r.input as object))).toEqual(

@@ -1,15 +1,109 @@
 /**
  * Observations (what the predict route saw) as batch-file lines (log-rows.ts): one per record,
- * personal data masked. This runs on the event loop for every logged row, so it does per row
- * only what the row needs: a record's field names are compared with its version's last shape
- * without allocating, and which of them are masked by name is decided once per shape; the
- * record's values are masked into the array that is written (strings through the masker's
- * memory of short texts), so the record is never copied; an answer the masker leaves as it is
- * and the typed columns already hold is not serialized.
+ * personal data masked. Logging every request must cost the event loop as little as possible,
+ * so a batch is made in two halves:
+ *
+ * - `encodeObservations`, on the event loop, does only what needs the log's catalog or the
+ *   live objects: each row's app version key and input shape id (a record's field names are
+ *   compared with its version's last shape without allocating) and its answer, in the typed
+ *   columns when they say it all (compact). A record parsed from a request body the front door
+ *   kept (`bodyText`) is not serialized: the batch carries that text, and strings and numbers
+ *   are what a thread receives cheaply. Anything else (a record without its text, an answer the
+ *   typed columns cannot hold) is masked and serialized here, as JSON text.
+ * - `renderLines`, on the log's line thread (line-worker.ts), parses the bodies again (the same
+ *   text gives the same records, fields in the same order), masks each record's values in its
+ *   shape's order (a field named for personal data becomes its token), serializes them, and
+ *   makes the lines.
+ *
+ * With every request logged, making the lines on the event loop cost the churn route ~4.3 µs of
+ * its ~115 µs a request, and appending them to the spool ~1.4 µs more (`BENCH_DETAIL=30 npm run
+ * bench:monitor`); see src/monitor/CONTEXT.md for what the split saves.
  */
 import type { PredictObservation, ServedVersion } from "../observation.ts";
 import { mayHoldPii, type PiiMasker } from "../pii-mask.ts";
 import { type CatalogBatch, type LoggedVersion, rowLine } from "./log-rows.ts";
+
+/**
+ * A batch of observations as the line thread takes it: numbers in typed arrays (moved, not
+ * copied), and all its text fields in one string (copied at once: a thread receives one long
+ * string far more cheaply than a thousand short ones).
+ */
+export interface EncodedBatch {
+  /** The time base the batch's lines count from (epoch ms). */
+  readonly atBase: number;
+  /** The lines it makes: one per record. */
+  readonly lines: number;
+  /**
+   * Per observation, OBSERVATION_WIDTH numbers: received at (epoch ms), latency ms, model ms
+   * (NaN: none), version key, records, flags (CACHE_HIT, FROM_TEXT, TEXT_ROWS).
+   */
+  readonly observations: Float64Array<ArrayBuffer>;
+  /**
+   * Per row, ROW_WIDTH numbers: shape id (-1: the input is written whole), score, prediction
+   * value (NaN: none), flags (NO_RECORD, HAS_PROBABILITIES, HAS_OUTPUT), and the record's
+   * number of fields (the line thread checks the record it parses has as many).
+   */
+  readonly rows: Float64Array<ArrayBuffer>;
+  /**
+   * The text fields, one after the other, in the order `renderLines` reads them. Per
+   * observation: its request id, its trace id, and its body text when read from it (FROM_TEXT).
+   * Per row with a record: its predicted label; its input as masked JSON when its observation
+   * has no body text; its probabilities (HAS_PROBABILITIES) and its masked answer (HAS_OUTPUT)
+   * as JSON.
+   */
+  readonly text: string;
+  /** Each field's length in `text`, in order; -1 for null. */
+  readonly lengths: Int32Array<ArrayBuffer>;
+}
+
+/** The text fields of a batch being encoded. */
+class TextFields {
+  text = "";
+  private readonly lengths: number[] = [];
+
+  add(s: string | null): void {
+    if (s === null) this.lengths.push(-1);
+    else {
+      this.text += s;
+      this.lengths.push(s.length);
+    }
+  }
+
+  done(): { text: string; lengths: Int32Array<ArrayBuffer> } {
+    return { text: this.text, lengths: Int32Array.from(this.lengths) };
+  }
+}
+
+/** Reads them back in order. */
+class TextReader {
+  private at = 0;
+  private field = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly lengths: Int32Array<ArrayBuffer>,
+  ) {}
+
+  next(): string | null {
+    const length = this.lengths[this.field++];
+    if (length === undefined) throw new Error("An encoded batch has fewer text fields than read");
+    if (length < 0) return null;
+    this.at += length;
+    return this.text.slice(this.at - length, this.at);
+  }
+}
+
+const OBSERVATION_WIDTH = 6;
+const ROW_WIDTH = 5;
+/** Observation flags. */
+const CACHE_HIT = 1;
+/** The records are the body text's value parsed: itself (one record), or with TEXT_ROWS its `rows`. */
+const FROM_TEXT = 2;
+const TEXT_ROWS = 4;
+/** Row flags. */
+const NO_RECORD = 1;
+const HAS_PROBABILITIES = 2;
+const HAS_OUTPUT = 4;
 
 /** What rows of one app version share within a batch. */
 interface VersionRows {
@@ -29,16 +123,27 @@ interface VersionRows {
   shapeTokens: readonly (string | undefined)[] | null;
 }
 
-/** The lines of a batch of observations; new versions and shapes go to the batch's `catalog`. */
-export function* observationLines(
+/**
+ * The event loop's half: a batch of observations encoded for `renderLines`; new versions and
+ * shapes go to the batch's `catalog`.
+ */
+export function encodeObservations(
   batch: readonly PredictObservation[],
   masker: PiiMasker,
   catalog: CatalogBatch,
   atBase: number,
-): Generator<string> {
+): EncodedBatch {
+  let rowCount = 0;
+  let lines = 0;
+  for (const o of batch) rowCount += o.records?.length ?? 0;
+  const observations = new Float64Array(batch.length * OBSERVATION_WIDTH);
+  const rows = new Float64Array(rowCount * ROW_WIDTH);
+  const fields = new TextFields();
   const versions = new Map<ServedVersion, VersionRows>();
   let served: ServedVersion | undefined;
   let version: VersionRows | undefined;
+  let at = 0;
+  let r = 0;
   for (const o of batch) {
     const records = o.records ?? [];
     const answers = o.answers ?? [];
@@ -51,53 +156,165 @@ export function* observationLines(
         versions.set(served, version);
       }
     }
+    const text = o.bodyText;
+    observations[at] = o.at;
+    observations[at + 1] = o.latencyMs;
+    observations[at + 2] = o.modelMs ?? Number.NaN;
+    observations[at + 3] = version.key;
+    observations[at + 4] = records.length;
+    observations[at + 5] =
+      (o.cacheHit === true ? CACHE_HIT : 0) |
+      (text === undefined ? 0 : FROM_TEXT | (o.bodyRows === true ? TEXT_ROWS : 0));
+    at += OBSERVATION_WIDTH;
+    fields.add(o.requestId);
+    fields.add(o.traceId ?? null);
+    if (text !== undefined) fields.add(text);
     const { task, positiveLabel } = version;
-    for (let i = 0; i < records.length; i++) {
+    for (let i = 0; i < records.length; i++, r += ROW_WIDTH) {
       const record = records[i];
-      if (record === undefined) continue;
+      if (record === undefined) {
+        rows[r + 3] = NO_RECORD;
+        continue;
+      }
+      lines++;
       const answer = answers[i];
       const prediction = answer?.prediction;
       const probabilities = answer?.probabilities;
       const positive = positiveLabel === null ? undefined : probabilities?.[positiveLabel];
-      const score = typeof positive === "number" ? positive : null;
       const shapeId = shapeOf(record, version, catalog, masker);
-      const inputJson =
-        shapeId === null
-          ? JSON.stringify(masker.maskValue(record) ?? null)
-          : JSON.stringify(maskedValues(record, version.shapeTokens, masker));
+      fields.add(task !== "regression" && prediction !== undefined ? String(prediction) : null);
+      if (text === undefined) {
+        fields.add(
+          shapeId === null
+            ? JSON.stringify(masker.maskValue(record) ?? null)
+            : JSON.stringify(maskedValues(record, version.shapeTokens, masker)),
+        );
+      }
       // A compact answer is only class labels and numbers: masking it is a no-op when the labels
       // are clean, so it is asked of the masker only when they are not.
       const compact =
         answer !== undefined &&
         isCompact(answer, version) &&
         (version.labelsClean || masker.maskValue(answer) === answer);
-      const binaryCompact = compact && task === "binary";
-      yield rowLine(
+      let flags = 0;
+      if (task !== "regression" && probabilities && !(compact && task === "binary")) {
+        flags |= HAS_PROBABILITIES;
+        fields.add(JSON.stringify(probabilities));
+      }
+      if (!compact) {
+        flags |= HAS_OUTPUT;
+        fields.add(JSON.stringify(masker.maskValue(answer ?? null)));
+      }
+      rows[r] = shapeId ?? -1;
+      rows[r + 1] = typeof positive === "number" ? positive : Number.NaN;
+      rows[r + 2] =
+        task === "regression" && typeof prediction === "number" ? prediction : Number.NaN;
+      rows[r + 3] = flags;
+      rows[r + 4] = shapeId === null ? -1 : version.shapeKeys.length;
+    }
+  }
+  return { atBase, lines, observations, rows, ...fields.done() };
+}
+
+/**
+ * The line thread's half: the batch's lines, and how many there are. Throws when a body text
+ * does not give back the records it was sent for (a bug, never a caller's doing).
+ */
+export function renderLines(
+  batch: EncodedBatch,
+  masker: PiiMasker,
+): { readonly text: string; readonly rows: number } {
+  const { atBase, observations, rows } = batch;
+  const fields = new TextReader(batch.text, batch.lengths);
+  /** Per shape id, its fields' tokens by name (null: none), found from the first record read. */
+  const shapeTokens = new Map<number, readonly (string | undefined)[] | null>();
+  let out = "";
+  let lines = 0;
+  let r = 0;
+  for (let at = 0; at < observations.length; at += OBSERVATION_WIDTH) {
+    const count = observations[at + 4] as number;
+    const flags = observations[at + 5] as number;
+    const requestId = fields.next() as string;
+    const traceId = fields.next();
+    let records: readonly unknown[] | undefined;
+    if (flags & FROM_TEXT) {
+      records = recordsOf(JSON.parse(fields.next() as string), (flags & TEXT_ROWS) !== 0);
+      if (records?.length !== count) {
+        throw new Error(`The body text of request ${requestId} does not hold its ${count} records`);
+      }
+    }
+    const modelMs = observations[at + 2] as number;
+    for (let i = 0; i < count; i++, r += ROW_WIDTH) {
+      const rowFlags = rows[r + 3] as number;
+      if (rowFlags & NO_RECORD) continue;
+      const label = fields.next();
+      const shape = rows[r] as number;
+      let input: string;
+      if (records === undefined) input = fields.next() as string;
+      else {
+        const record = records[i];
+        if (shape < 0) input = JSON.stringify(masker.maskValue(record) ?? null);
+        else {
+          let tokens = shapeTokens.get(shape);
+          if (tokens === undefined) {
+            const found = Object.keys(record as object).map((name) => masker.fieldToken(name));
+            tokens = found.some((t) => t !== undefined) ? found : null;
+            shapeTokens.set(shape, tokens);
+          }
+          const values = maskedValues(record as Readonly<Record<string, unknown>>, tokens, masker);
+          if (values.length !== rows[r + 4]) {
+            throw new Error(`The body text of request ${requestId} does not hold its records`);
+          }
+          input = JSON.stringify(values);
+        }
+      }
+      const score = rows[r + 1] as number;
+      const value = rows[r + 2] as number;
+      out += rowLine(
         {
-          requestId: o.requestId,
+          requestId,
           row: i,
-          versionKey: version.key,
-          at: o.at,
-          latencyMs: o.latencyMs,
-          modelMs: o.modelMs ?? null,
-          traceId: o.traceId ?? null,
-          cacheHit: o.cacheHit === true,
-          shapeId,
-          input: inputJson,
-          predictionLabel:
-            task !== "regression" && prediction !== undefined ? String(prediction) : null,
-          predictionValue:
-            task === "regression" && typeof prediction === "number" ? prediction : null,
-          score,
-          probabilities:
-            task !== "regression" && probabilities && !binaryCompact
-              ? JSON.stringify(probabilities)
-              : null,
-          output: compact ? null : JSON.stringify(masker.maskValue(answer ?? null)),
+          versionKey: observations[at + 3] as number,
+          at: observations[at] as number,
+          latencyMs: observations[at + 1] as number,
+          modelMs: Number.isNaN(modelMs) ? null : modelMs,
+          traceId,
+          cacheHit: (flags & CACHE_HIT) !== 0,
+          shapeId: shape < 0 ? null : shape,
+          input,
+          predictionLabel: label,
+          predictionValue: Number.isNaN(value) ? null : value,
+          score: Number.isNaN(score) ? null : score,
+          probabilities: rowFlags & HAS_PROBABILITIES ? fields.next() : null,
+          output: rowFlags & HAS_OUTPUT ? fields.next() : null,
         },
         atBase,
       );
+      lines++;
     }
+  }
+  return { text: out, rows: lines };
+}
+
+/** The records a parsed body holds, as the predict route read them (see `bodyRows`). */
+function recordsOf(body: unknown, rows: boolean): readonly unknown[] | undefined {
+  if (!rows) return [body];
+  const found = (body as { rows?: unknown } | null)?.rows;
+  return Array.isArray(found) ? found : undefined;
+}
+
+/** Both halves in one thread: the lines of a batch (inserts that need no thread, tests). */
+export function* observationLines(
+  batch: readonly PredictObservation[],
+  masker: PiiMasker,
+  catalog: CatalogBatch,
+  atBase: number,
+): Generator<string> {
+  const { text } = renderLines(encodeObservations(batch, masker, catalog, atBase), masker);
+  let from = 0;
+  for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", from)) {
+    yield text.slice(from, end + 1);
+    from = end + 1;
   }
 }
 

@@ -286,21 +286,57 @@ describe("PredictionLog buffer and flushes", () => {
       email: "someone@example.org",
       ssn: "123-45-6789",
     };
+    // As records only, and with the body text a front door keeps (read again on the thread).
     log.observe(observation(served(), [planted]));
+    const text = JSON.stringify(planted);
+    log.observe(observation(served(), [JSON.parse(text)], { bodyText: text }));
+    const rows = JSON.stringify({ rows: [planted] });
+    log.observe(observation(served(), [planted], { bodyText: rows, bodyRows: true }));
     await log.flush();
-    const [[input]] = (await stored(log, "SELECT input FROM predictions")) as [[string]];
-    for (const secret of [
-      "jane.doe@example.com",
-      "7946 0958",
-      "4111",
-      "someone@example.org",
-      "123-45-6789",
-    ]) {
-      expect(input).not.toContain(secret);
+    const inputs = (await stored(log, "SELECT input FROM predictions")).map((r) => String(r[0]));
+    expect(inputs).toHaveLength(3);
+    for (const input of inputs) {
+      for (const secret of [
+        "jane.doe@example.com",
+        "7946 0958",
+        "4111",
+        "someone@example.org",
+        "123-45-6789",
+      ]) {
+        expect(input).not.toContain(secret);
+      }
+      const parsed = JSON.parse(input) as Record<string, unknown>;
+      expect(parsed).toMatchObject({ x: 5, z: 0.5, email: "[email]", ssn: "[national_id]" });
+      expect(parsed.note).toBe("mail [email] or call [phone], card [card]");
     }
-    const parsed = JSON.parse(input) as Record<string, unknown>;
-    expect(parsed).toMatchObject({ x: 5, z: 0.5, email: "[email]", ssn: "[national_id]" });
-    expect(parsed.note).toBe("mail [email] or call [phone], card [card]");
+  });
+
+  it("drops a batch whose body text does not give back its records, whole, and says so", async () => {
+    const errors: unknown[] = [];
+    const log = open({ onError: (error) => errors.push(error) });
+    const good = JSON.stringify({ x: 8, z: 0.5 });
+    for (let i = 0; i < 3; i++) {
+      log.observe(observation(served(), [JSON.parse(good)], { bodyText: good }));
+    }
+    // A text that is not the request's body: its rows are not the records answered.
+    log.observe(observation(served(), undefined, { bodyText: '{"rows": []}', bodyRows: true }));
+    await log.flush();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain("does not hold its");
+    expect(log.stats()).toMatchObject({ pending: 0, written: 0, dropped: 4 });
+    // Fields the records do not have.
+    log.observe(observation(served(), undefined, { bodyText: '{"x": 8}' }));
+    await log.flush();
+    expect(errors).toHaveLength(2);
+    expect(log.stats()).toMatchObject({ written: 0, dropped: 5 });
+    // The thread goes on with the next batch.
+    const kept = observation(served(), [JSON.parse(good)], { bodyText: good });
+    log.observe(kept);
+    await log.flush();
+    expect(log.stats()).toMatchObject({ written: 1, dropped: 5 });
+    expect(await stored(log, "SELECT request_id, input FROM predictions")).toEqual([
+      [kept.requestId, JSON.stringify({ x: 8, z: 0.5 })],
+    ]);
   });
 });
 

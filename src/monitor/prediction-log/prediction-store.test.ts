@@ -1,11 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MAX_ROW_BYTES } from "./log-rows.ts";
+import { type CatalogBatch, MAX_ROW_BYTES } from "./log-rows.ts";
 import type { ParsedOutcome } from "./outcome-input.ts";
 import {
+  type BatchLines,
+  type LineChunk,
   type LoggedPrediction,
   PredictionStore,
   predictionLines,
@@ -100,6 +102,41 @@ describe("PredictionStore", () => {
     expect(store.spooled().rows).toBe(0);
     expect(await store.ingestSpool()).toBe(0);
     expect(await ids()).toEqual(["b1", "s1", "s2"]);
+  });
+
+  it("appends to one open spool file, and a failed append leaves what came before it", async () => {
+    const spoolFile = `${predictionLogPath(dir)}.spool.tsv`;
+    // Lines made on another thread arrive as bytes.
+    const asChunks = (lines: BatchLines) =>
+      async function* (catalog: CatalogBatch, atBase: number): AsyncGenerator<LineChunk> {
+        const made = [...(lines(catalog, atBase) as Iterable<string>)];
+        yield { bytes: new TextEncoder().encode(made.join("")), lines: made.length };
+      };
+    expect(await store.appendToSpool(predictionLines([row("a1", NOW), row("a2", NOW)]))).toBe(2);
+    expect(await store.appendToSpool(asChunks(predictionLines([row("b1", NOW)])))).toBe(1);
+    const before = statSync(spoolFile).size;
+    // 700 lines, the first 500 already written when making the next one fails.
+    const failing: BatchLines = function* (catalog, atBase) {
+      const many = Array.from({ length: 700 }, (_, i) => row(`f${i}`, NOW));
+      let n = 0;
+      for (const line of predictionLines(many)(catalog, atBase) as Iterable<string>) {
+        if (++n === 600) throw new Error("could not make a line");
+        yield line;
+      }
+    };
+    await expect(store.appendToSpool(failing)).rejects.toThrow("could not make a line");
+    // Failing chunks after good ones: the good chunk's bytes are taken back too.
+    const failingChunks: BatchLines = async function* (catalog, atBase): AsyncGenerator<LineChunk> {
+      yield* asChunks(predictionLines([row("g1", NOW)]))(catalog, atBase);
+      throw new Error("the thread failed");
+    };
+    await expect(store.appendToSpool(failingChunks)).rejects.toThrow("the thread failed");
+    expect(statSync(spoolFile).size).toBe(before);
+    expect(store.spooled().rows).toBe(3);
+    expect(await store.appendToSpool(predictionLines([row("c1", NOW)]))).toBe(1);
+    expect(await store.ingestSpool()).toBe(4);
+    expect(await ids()).toEqual(["a1", "a2", "b1", "c1"]);
+    expect(existsSync(spoolFile)).toBe(false);
   });
 
   it("writes a batch in one transaction: a row that fails leaves none of the batch", async () => {
