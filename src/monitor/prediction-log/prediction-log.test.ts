@@ -311,6 +311,33 @@ describe("PredictionLog buffer and flushes", () => {
     }
   });
 
+  it("writes a large flush in slices, all of it or, when a slice fails, none", async () => {
+    const errors: unknown[] = [];
+    const log = open({
+      flushRows: 1_000_000,
+      maxPendingRows: 1_000_000,
+      onError: (error) => errors.push(error),
+    });
+    const text = JSON.stringify({ x: 8, z: 0.5 });
+    const many = () =>
+      Array.from({ length: 2_500 }, () =>
+        observation(served(), [JSON.parse(text)], { bodyText: text }),
+      );
+    for (const o of many()) log.observe(o);
+    await log.flush();
+    expect(log.stats()).toMatchObject({ written: 2_500, dropped: 0 });
+    // The third slice fails: the first two, already in the spool, are taken back.
+    const failing = many();
+    failing[2_200] = observation(served(), undefined, { bodyText: "{}", bodyRows: true });
+    for (const o of failing) log.observe(o);
+    await log.flush();
+    expect(errors).toHaveLength(1);
+    expect(log.stats()).toMatchObject({ written: 2_500, dropped: 2_500 });
+    expect(await stored(log, "SELECT count(DISTINCT request_id) FROM predictions")).toEqual([
+      [2_500n],
+    ]);
+  });
+
   it("drops a batch whose body text does not give back its records, whole, and says so", async () => {
     const errors: unknown[] = [];
     const log = open({ onError: (error) => errors.push(error) });

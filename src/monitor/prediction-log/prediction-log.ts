@@ -80,8 +80,13 @@ export interface PredictionLogStats {
   readonly flushes: number;
 }
 
-/** Observations encoded at once on the event loop: a large flush yields between slices. */
-const ENCODE_SLICE = 1000;
+/**
+ * Most observations, and most characters of body text, encoded at once: a large flush (after a
+ * stall) yields to the event loop between slices, and a slice's text fields, one string, stay
+ * far below V8's longest string (~512 M characters) whatever the bodies' size.
+ */
+const SLICE_OBSERVATIONS = 1000;
+const SLICE_CHARS = 32 * 1024 * 1024;
 
 export class PredictionLog implements PredictObserver {
   private pending: PredictObservation[] = [];
@@ -224,17 +229,21 @@ export class PredictionLog implements PredictObserver {
     }
   }
 
-  /**
-   * The batch's lines, made on the line thread. A large batch (after a stall) is encoded in
-   * slices, so the event loop is never held long.
-   */
+  /** The batch's lines, made on the line thread, a slice at a time. */
   private async *renderedLines(
     batch: readonly PredictObservation[],
     catalog: CatalogBatch,
     atBase: number,
   ): AsyncGenerator<LineChunk> {
-    for (let from = 0; from < batch.length; from += ENCODE_SLICE) {
-      const slice = batch.length <= ENCODE_SLICE ? batch : batch.slice(from, from + ENCODE_SLICE);
+    for (let from = 0; from < batch.length; ) {
+      let to = from;
+      let chars = 0;
+      while (to < batch.length && to - from < SLICE_OBSERVATIONS && chars < SLICE_CHARS) {
+        chars += (batch[to] as PredictObservation).bodyText?.length ?? 0;
+        to++;
+      }
+      const slice = from === 0 && to === batch.length ? batch : batch.slice(from, to);
+      from = to;
       const encoded = encodeObservations(slice, this.masker, catalog, atBase);
       const lines = encoded.lines;
       yield { bytes: await this.lineThread.render(encoded), lines };
