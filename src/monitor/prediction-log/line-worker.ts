@@ -26,7 +26,7 @@ const masker = createPiiMasker((workerData as LineWorkerData).masker);
 const encoder = new TextEncoder();
 
 /** A batch's lines as UTF-8 bytes. */
-export function renderBytes(batch: EncodedBatch): Uint8Array<ArrayBuffer> {
+function renderBytes(batch: EncodedBatch): Uint8Array<ArrayBuffer> {
   const { text, rows } = renderLines(batch, masker);
   if (rows !== batch.lines) throw new Error(`Made ${rows} lines of a batch of ${batch.lines}`);
   return encoder.encode(text);

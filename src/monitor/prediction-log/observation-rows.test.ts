@@ -12,6 +12,7 @@ import type { RowAnswer } from "../../runtime/pipeline/pipeline.ts";
 import { DEFAULT_MONITORING } from "../../spec/monitoring.ts";
 import type { PredictObservation, ServedVersion } from "../observation.ts";
 import { createPiiMasker } from "../pii-mask.ts";
+import { LogCatalog } from "./log-rows.ts";
 import { observationLines } from "./observation-rows.ts";
 import { PredictionStore, predictionLogPath } from "./prediction-store.ts";
 
@@ -128,6 +129,23 @@ async function logged(batch: PredictObservation[]) {
 const asJson = (v: unknown) => JSON.parse(JSON.stringify(v ?? null)) as unknown;
 
 describe("observationLines", () => {
+  it("counts its rows, not its newlines: a quoted field may hold one", async () => {
+    const version = served("binary");
+    const predictor = predictors.get("binary") as Predictor;
+    const text = JSON.stringify({ x: 2 });
+    const batch = [
+      { ...observation(version, [{ x: 1 }], [predictor.predict({ x: 1 })]), traceId: "t\n1" },
+      observation(version, [JSON.parse(text)], [predictor.predict({ x: 2 })], { bodyText: text }),
+    ];
+    const chunks = [];
+    for await (const chunk of observationLines(batch, masker, new LogCatalog().batch(), 0)) {
+      chunks.push(chunk);
+    }
+    expect(chunks.map((c) => c.lines)).toEqual([2]);
+    const rows = await logged(batch);
+    expect(rows.map((r) => r.input)).toEqual([{ x: 1 }, { x: 2 }]);
+  });
+
   it("gives back every record as maskValue masks it, whatever its shape", async () => {
     const planted = fc.constantFrom(
       "jo@example.com",

@@ -22,6 +22,7 @@
 import type { PredictObservation, ServedVersion } from "../observation.ts";
 import { mayHoldPii, type PiiMasker } from "../pii-mask.ts";
 import { type CatalogBatch, type LoggedVersion, rowLine } from "./log-rows.ts";
+import type { LineChunk } from "./prediction-store.ts";
 
 /**
  * A batch of observations as the line thread takes it: numbers in typed arrays (moved, not
@@ -303,19 +304,18 @@ function recordsOf(body: unknown, rows: boolean): readonly unknown[] | undefined
   return Array.isArray(found) ? found : undefined;
 }
 
-/** Both halves in one thread: the lines of a batch (inserts that need no thread, tests). */
-export function* observationLines(
+/**
+ * Both halves in one thread: a batch's lines as one chunk of bytes, counted by the rows made
+ * (a quoted text field may hold a newline, so the text is not split to count them).
+ */
+export async function* observationLines(
   batch: readonly PredictObservation[],
   masker: PiiMasker,
   catalog: CatalogBatch,
   atBase: number,
-): Generator<string> {
-  const { text } = renderLines(encodeObservations(batch, masker, catalog, atBase), masker);
-  let from = 0;
-  for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", from)) {
-    yield text.slice(from, end + 1);
-    from = end + 1;
-  }
+): AsyncGenerator<LineChunk> {
+  const { text, rows } = renderLines(encodeObservations(batch, masker, catalog, atBase), masker);
+  yield { bytes: new TextEncoder().encode(text), lines: rows };
 }
 
 function versionRows(served: ServedVersion, catalog: CatalogBatch, masker: PiiMasker): VersionRows {
