@@ -167,6 +167,34 @@ for (const dialect of DIALECTS) {
         });
         expect(r.status).toBe(400);
         expect(r.json.error.code).toBe("invalid_json");
+        expect(r.json.error.details).toEqual([
+          { path: "body", message: expect.stringMatching(/^line 1, column 14: /) },
+        ]);
+      });
+
+      it("JSON that would change a prototype, naming the field, on every route", async () => {
+        const json = { "content-type": "application/json" };
+        const bodies = [
+          ['{"tenure": 1, "a": {"b": 2, "__proto__": {"x": 1}}}', "/a/__proto__"],
+          ['{"rows": [{"constructor": {"prototype": {}}}]}', "/rows/0/constructor/prototype"],
+          ["", "body"],
+          ['{\n  "tenure": 1,\n  oops\n}', "body"],
+        ];
+        // The fast path, the predict route (a query string), and another JSON route.
+        for (const route of [
+          "/v1/apps/churn/predict",
+          "/v1/apps/churn/predict?explain=false",
+          "/v1/apps/churn/outcomes",
+        ]) {
+          for (const [body, path] of bodies) {
+            const r = await call("POST", route, body, json);
+            expect(r.status, `${route} ${body}`).toBe(400);
+            expect(r.json.error.code).toBe("invalid_json");
+            expect(r.json.error.details[0].path, `${route} ${body}`).toBe(path);
+          }
+        }
+        const lines = await call("POST", "/v1/apps/churn/predict", bodies[3]?.[0], json);
+        expect(lines.json.error.details[0].message).toMatch(/^line 3, column 3: /);
       });
 
       it("NaN and Infinity are not JSON", async () => {

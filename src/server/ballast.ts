@@ -29,6 +29,7 @@ import { type LevelLogger, type PredictFastPath, predictFastPath } from "./data-
 import { loadDemo } from "./demo.ts";
 import { answerError } from "./error-response.ts";
 import { errorBody } from "./errors.ts";
+import { jsonBodyParser } from "./json-body.ts";
 import { loggerOptions } from "./logging.ts";
 import { applyNodeCompat } from "./node-compat.ts";
 import { withPublishedApps } from "./openapi.ts";
@@ -171,7 +172,12 @@ export async function createBallast(config: BallastConfig): Promise<Ballast> {
     },
   });
   ctx.setLogger(server.log);
-  const jsonParser = server.getDefaultJsonParser("error", "error");
+  // Fastify's JSON parser, whose 400s also say where a body went wrong (json-body.ts).
+  const jsonParser = jsonBodyParser(server);
+  server.removeContentTypeParser("application/json");
+  server.addContentTypeParser("application/json", { parseAs: "string" }, (request, text, done) =>
+    jsonParser(request, text as string, done),
+  );
   server.addHook("preClose", (done) => {
     closing = true;
     done();

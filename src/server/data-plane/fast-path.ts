@@ -21,9 +21,10 @@
  * logger bound to its id and trace id, 5xx errors logged with their cause.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { errorCodes, type FastifyBaseLogger, type FastifyBodyParser } from "fastify";
+import { errorCodes, type FastifyBaseLogger } from "fastify";
 import type { Bindings, ChildLoggerOptions } from "pino";
 import { answerError } from "../error-response.ts";
+import type { JsonBodyParser } from "../json-body.ts";
 import { requestIdOf } from "../request-trace.ts";
 import {
   type Admitted,
@@ -60,8 +61,8 @@ export interface FastPathOptions {
   readonly logger: () => LevelLogger;
   /** The request logger Fastify would make (request-trace.ts: trace id, masked request id). */
   readonly childLogger: ChildLoggerFactory;
-  /** Fastify's JSON body parser, so bodies parse and fail exactly as on the route. */
-  readonly jsonParser: () => FastifyBodyParser<string>;
+  /** The server's JSON body parser (../json-body.ts), so bodies parse and fail as on the route. */
+  readonly jsonParser: () => JsonBodyParser;
   /** False while the fast path must stand aside: tracing on, or the server closing. */
   readonly open: () => boolean;
 }
@@ -256,7 +257,7 @@ function readBody(
   req: IncomingMessage,
   expected: number,
   limit: number,
-  parse: FastifyBodyParser<string>,
+  parse: JsonBodyParser,
   done: (error: Error | null, body?: unknown, text?: string) => void,
 ): void {
   const chunks: Buffer[] = [];
@@ -286,14 +287,8 @@ function readBody(
       chunks.length === 1
         ? (chunks[0] as Buffer).toString("utf8")
         : Buffer.concat(chunks).toString("utf8");
-    // Fastify's default JSON parser answers synchronously through its callback.
-    (
-      parse as unknown as (
-        r: unknown,
-        b: string,
-        cb: (e: Error | null, v?: unknown) => void,
-      ) => void
-    )(req, text, (parseError, value) => done(parseError, value, text));
+    // The parser answers synchronously through its callback.
+    parse(req, text, (parseError, value) => done(parseError, value, text));
   };
   const detach = () => {
     req.removeListener("data", onData);

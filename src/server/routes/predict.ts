@@ -40,6 +40,7 @@ import {
 } from "../data-plane/answer.ts";
 import { runtimeApiError, toErrorResponse } from "../error-response.ts";
 import { ApiError, unprocessable } from "../errors.ts";
+import { jsonBodyParser } from "../json-body.ts";
 
 export type { PredictRouteDeps } from "../data-plane/admission.ts";
 
@@ -64,17 +65,13 @@ export function predictRoutes(deps: PredictRouteDeps) {
 }
 
 /**
- * JSON bodies parsed by Fastify's own parser, as everywhere else, with their text kept on the
+ * JSON bodies parsed as everywhere else (json-body.ts), with their text kept on the
  * request's admission state: the prediction log sends that text to its thread rather than
  * serializing the records on the event loop (the fast path keeps it the same way). Admission
  * (`onRequest`) runs before the body is parsed, so the state is there.
  */
 function keepBodyText(app: FastifyInstance): void {
-  const parse = app.getDefaultJsonParser("error", "error") as unknown as (
-    request: unknown,
-    text: string,
-    done: (error: Error | null, value?: unknown) => void,
-  ) => void;
+  const parse = jsonBodyParser(app);
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, text, done) => {
     const state = admittedOf(request as unknown as PredictRequest);
